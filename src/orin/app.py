@@ -1,0 +1,122 @@
+"""The FastAPI application factory and its typed lifespan state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from fastapi import FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    generate_latest,
+)
+
+from orin import __version__
+from orin.bus.base import Bus
+from orin.cache.base import Cache, PubSub, RateLimiter
+from orin.config import Settings, get_settings
+from orin.db import Database
+from orin.health.endpoints import router as health_router
+from orin.observability.logging import configure_logging
+from orin.observability.metrics import HttpMetrics, MetricsMiddleware
+from orin.observability.request_id import RequestIdMiddleware
+from orin.problems import UnhandledErrorMiddleware, install_problem_handlers
+from orin.runtime.infrastructure import Infrastructure
+from orin.runtime.process import Role, Runtime
+from orin.storage.base import ObjectStorage
+from orin.storage.endpoints import router as storage_router
+
+
+class State(TypedDict):
+    """What the lifespan hands to every request as ``request.state``."""
+
+    settings: Settings
+    runtime: Runtime
+    infra: Infrastructure
+    database: Database
+    cache: Cache
+    rate_limiter: RateLimiter
+    pubsub: PubSub
+    bus: Bus
+    storage: ObjectStorage
+
+
+def _state(settings: Settings, runtime: Runtime) -> State:
+    infra = runtime.infra
+    return State(
+        settings=settings,
+        runtime=runtime,
+        infra=infra,
+        database=infra.database,
+        cache=infra.cache.cache,
+        rate_limiter=infra.cache.rate_limiter,
+        pubsub=infra.cache.pubsub,
+        bus=infra.bus,
+        storage=infra.storage,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    roles: Iterable[Role] = ("api",),
+    runtime: Runtime | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build the API.
+
+    Its lifespan starts the adapters and the background work of ``roles``, unless the caller
+    passes a ``runtime`` it started itself (the CLI does, to report startup errors plainly).
+    """
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings.log, role=settings.process_role)
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[State]:
+        if runtime is not None:
+            yield _state(settings, runtime)
+            return
+        async with Runtime(settings, roles) as owned:
+            yield _state(settings, owned)
+
+    app = FastAPI(
+        title="ORIN",
+        version=__version__,
+        summary="AI video surveillance: cameras, guards, catches.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(storage_router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    # Starlette runs the last added middleware first: request id, then CORS, metrics and the
+    # last-resort error handler, so every log line and problem carries the request id.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=[settings.api.request_id_header],
+        )
+    app.add_middleware(RequestIdMiddleware, header=settings.api.request_id_header)
+    return app

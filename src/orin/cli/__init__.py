@@ -1,0 +1,1 @@
+"""The `orin` command line: one entry point that starts every process role."""

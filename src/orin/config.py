@@ -1,0 +1,306 @@
+"""ORIN settings: one pydantic-settings root with a sub-model per area.
+
+Every setting is read from the environment with the ``ORIN_`` prefix; a sub-model's field is
+``ORIN_<AREA>_<FIELD>`` (``ORIN_API_PORT``, ``ORIN_DATABASE_URL``, ``ORIN_S3_ENDPOINT``). An
+optional YAML file named by ``ORIN_CONFIG_FILE`` supplies defaults that the environment
+overrides. Which adapter each port uses follows from the settings: a ``postgresql`` database
+URL, a Redis URL, an AMQP URL and an S3 endpoint each switch one port to its scaled adapter.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "ORIN_"
+CONFIG_FILE_ENV = "ORIN_CONFIG_FILE"
+
+
+class Area(BaseModel):
+    """Base of every settings sub-model: unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiSettings(Area):
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port the HTTP server listens on.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients reach the API at, used in signed links; "
+        "defaults to http://<host>:<port>.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (CORS)."
+    )
+    request_id_header: str = Field(
+        "X-Request-ID", description="Header carrying the request id, read and echoed back."
+    )
+
+
+class DatabaseSettings(Area):
+    url: str = Field(
+        "",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path.db (embedded) or "
+        "postgresql+asyncpg://user@host/db (scaled). Empty means <data_dir>/orin.db.",
+    )
+    pool_size: int = Field(10, ge=1, description="Connections kept open per process (PostgreSQL).")
+    max_overflow: int = Field(10, ge=0, description="Extra connections allowed above pool_size.")
+    pool_timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for a free connection.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait when connecting.")
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (async drivers only)"
+            )
+        return value
+
+
+class RedisSettings(Area):
+    url: str | None = Field(
+        None,
+        description="Redis URL (redis://host:6379/0) for cache, rate limits and pub/sub; "
+        "unset keeps them in memory (embedded).",
+    )
+    key_prefix: str = Field("orin:", description="Prefix of every key ORIN writes to Redis.")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+
+class AmqpSettings(Area):
+    url: str | None = Field(
+        None,
+        description="RabbitMQ URL (amqp://user:pass@host:5672/vhost) for the job and event bus; "
+        "unset uses the in-process bus (embedded).",
+    )
+    exchange: str = Field("orin", description="Topic exchange every message is published to.")
+    prefetch: int = Field(16, ge=1, description="Unacknowledged messages a consumer may hold.")
+    max_retries: int = Field(
+        5, ge=0, description="Times a failing message is retried before it goes to the DLQ."
+    )
+    retry_base_delay_s: float = Field(
+        1.0, gt=0, description="Delay before the first retry; doubles on each later one."
+    )
+    retry_max_delay_s: float = Field(300.0, gt=0, description="Upper bound of one retry delay.")
+    confirm_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for the broker to confirm a publish."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _amqp_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must start with amqp:// or amqps://")
+        return value or None
+
+
+class S3Settings(Area):
+    endpoint: str | None = Field(
+        None,
+        description="S3 API endpoint (http://127.0.0.1:8333); unset stores objects in a local "
+        "folder (embedded).",
+    )
+    bucket: str = Field("orin", description="Bucket holding recordings, snapshots and clips.")
+    region: str = Field("us-east-1", description="Region sent in request signatures.")
+    access_key: str = Field("", description="Access key id for the S3 API.")
+    secret_key: SecretStr = Field(SecretStr(""), description="Secret access key for the S3 API.")
+    create_bucket: bool = Field(
+        True, description="Create the bucket at start if it does not exist."
+    )
+
+
+class StorageSettings(Area):
+    local_dir: Path | None = Field(
+        None, description="Folder of the local object store; defaults to <data_dir>/objects."
+    )
+    url_ttl_s: int = Field(
+        900, ge=1, le=7 * 24 * 3600, description="Default lifetime of a signed URL in seconds."
+    )
+
+
+class OutboxSettings(Area):
+    poll_interval_s: float = Field(
+        0.5, gt=0, description="How often the relay looks for unsent rows when not nudged."
+    )
+    batch_size: int = Field(100, ge=1, le=10_000, description="Rows the relay sends per batch.")
+    retry_delay_s: float = Field(
+        1.0, gt=0, description="Pause after the broker refused a batch, doubling up to 30 s."
+    )
+    sent_retention_h: int = Field(
+        72, ge=1, description="Hours a sent row is kept before the scheduler deletes it."
+    )
+
+
+class SchedulerSettings(Area):
+    lease_ttl_s: float = Field(
+        15.0, gt=1, description="Seconds the leader's lease lasts without renewal."
+    )
+    tick_s: float = Field(1.0, gt=0, description="How often the scheduler checks for due jobs.")
+
+
+class SupervisorSettings(Area):
+    roles: list[str] = Field(
+        default_factory=lambda: ["api", "worker", "scheduler"],
+        description="Roles `orin run --processes` starts as child processes.",
+    )
+    restart_delay_s: float = Field(
+        1.0, gt=0, description="First pause before restarting a dead child; doubles to 30 s."
+    )
+    stop_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a child has to exit after SIGTERM before SIGKILL."
+    )
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class LogSettings(Area):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level written to the log."
+    )
+    format: LogFormat = Field(LogFormat.JSON, description="json (one object a line) or console.")
+
+
+class Settings(BaseSettings):
+    """Root of every ORIN setting; see the module docstring for how they are read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the SQLite file, local objects and generated keys."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key for signing URLs and tokens; generated into <data_dir> when empty.",
+    )
+    process_role: str = Field(
+        "run", description="Role of this process (set by the CLI; shown in logs and metrics)."
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API server.")
+    database: DatabaseSettings = Field(
+        default_factory=DatabaseSettings, description="Relational database."
+    )
+    redis: RedisSettings = Field(
+        default_factory=RedisSettings, description="Cache, rate limits, pub/sub."
+    )
+    amqp: AmqpSettings = Field(default_factory=AmqpSettings, description="Job and event bus.")
+    s3: S3Settings = Field(default_factory=S3Settings, description="S3-compatible storage.")
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings, description="Object storage common settings."
+    )
+    outbox: OutboxSettings = Field(
+        default_factory=OutboxSettings, description="Transactional outbox relay."
+    )
+    scheduler: SchedulerSettings = Field(
+        default_factory=SchedulerSettings, description="Periodic job scheduler."
+    )
+    supervisor: SupervisorSettings = Field(
+        default_factory=SupervisorSettings, description="`orin run --processes` supervisor."
+    )
+    log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    # Derived values: the one place that decides defaults depending on other settings.
+    @property
+    def database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file under ``data_dir``."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'orin.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """Base URL for links handed to clients."""
+        if self.api.public_url:
+            return self.api.public_url.rstrip("/")
+        return f"http://{self.api.host}:{self.api.port}"
+
+    @property
+    def objects_dir(self) -> Path:
+        """Folder of the local object store."""
+        return self.storage.local_dir or self.data_dir / "objects"
+
+    @property
+    def embedded(self) -> bool:
+        """True when every port uses its embedded adapter."""
+        return (
+            self.database_url.startswith("sqlite")
+            and self.redis.url is None
+            and self.amqp.url is None
+            and self.s3.endpoint is None
+        )
+
+
+class SettingsError(Exception):
+    """Settings could not be read; ``str()`` is one line naming the setting."""
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "_".join(str(part) for part in loc).upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning a validation failure into one readable `SettingsError`."""
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"{CONFIG_FILE_ENV}: file {config_file!r} does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = _env_name(error["loc"])
+            if error["type"] == "extra_forbidden":
+                problems.append(f"{name}: unknown setting")
+            else:
+                problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once."""
+    return load_settings()

@@ -1,0 +1,50 @@
+"""Running Alembic migrations from code (``orin migrate``, ``orin run``, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orin.db import READ_ONLY
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def migrations_dir() -> Path:
+    """The folder holding ``env.py`` and ``versions/``."""
+    for candidate in (_REPO_ROOT / "migrations", Path.cwd() / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError("ORIN's migrations folder was not found next to the source tree")
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic config pointing at ORIN's migrations and the given database."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (blocking; call from a thread inside a loop)."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision in the migrations folder."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or None when never migrated."""
+    async with engine.connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )

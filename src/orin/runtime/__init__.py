@@ -1,0 +1,1 @@
+"""What every ORIN process shares: adapters, roles, leases, heartbeats."""

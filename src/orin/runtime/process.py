@@ -1,0 +1,120 @@
+"""One ORIN process: its adapters plus the roles it plays (api, worker, scheduler).
+
+`orin run` plays every role in one process; `orin api`, `orin worker` and `orin scheduler`
+play one each. The worker role consumes tasks and runs the outbox relay; the scheduler role
+sends periodic jobs; every role records a heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Literal
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orin.bus.base import Message
+from orin.config import Settings
+from orin.outbox import OutboxRelay, idempotent
+from orin.runtime import maintenance
+from orin.runtime.heartbeat import Heartbeat
+from orin.runtime.infrastructure import Infrastructure
+from orin.runtime.scheduler import Scheduler
+from orin.runtime.tasks import TaskContext, TaskHandler, TaskRegistry, tasks
+
+logger = structlog.get_logger(__name__)
+
+Role = Literal["api", "worker", "scheduler"]
+ALL_ROLES: tuple[Role, ...] = ("api", "worker", "scheduler")
+
+# Importing a task module registers its tasks.
+_TASK_MODULES = (maintenance,)
+
+
+class Runtime:
+    """Starts the adapters and the background parts of the given roles; stops them in reverse."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        roles: Iterable[Role],
+        *,
+        registry: TaskRegistry = tasks,
+    ) -> None:
+        self.settings = settings
+        self.roles = frozenset(roles)
+        self.registry = registry
+        self.infra = Infrastructure.from_settings(settings)
+        self.relay: OutboxRelay | None = None
+        self.scheduler: Scheduler | None = None
+        self.heartbeat = Heartbeat(self.infra.database, "+".join(sorted(self.roles)))
+        self._background: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start adapters, then the roles' background work."""
+        if "worker" in self.roles:
+            for spec in self.registry.specs:
+                self.infra.bus.subscribe(
+                    spec.topic, spec.queue, self._task_handler(spec.queue, spec.handler)
+                )
+        try:
+            await self.infra.start()
+        except BaseException:
+            await self.infra.close()
+            raise
+        if "worker" in self.roles:
+            self.relay = OutboxRelay(self.infra.database, self.infra.bus, self.settings.outbox)
+            self.relay.start()
+        if "scheduler" in self.roles:
+            self.scheduler = Scheduler(self.infra.database, self.settings.scheduler)
+            self.scheduler.start()
+        self._background.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
+        logger.info("runtime.started", roles=sorted(self.roles))
+
+    async def stop(self) -> None:
+        """Stop background work, then the adapters."""
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.infra.close()
+        logger.info("runtime.stopped", roles=sorted(self.roles))
+
+    def _task_handler(self, consumer: str, handler: TaskHandler) -> _Bound:
+        return _Bound(self.infra, consumer, handler)
+
+
+class _Bound:
+    """A task handler bound to this process's adapters, made effectively-once."""
+
+    def __init__(self, infra: Infrastructure, consumer: str, handler: TaskHandler) -> None:
+        self.infra = infra
+        self.handler = handler
+        self._run = idempotent(infra.database, consumer, self._with_context)
+
+    async def _with_context(self, session: AsyncSession, message: Message) -> None:
+        await self.handler(TaskContext(session=session, infra=self.infra), message)
+
+    async def __call__(self, message: Message) -> None:
+        await self._run(message)
