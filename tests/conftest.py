@@ -7,3 +7,17 @@ pytest_plugins = [
     "tests.fixtures.rabbitmq",
     "tests.fixtures.s3",
 ]
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_orin_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests see only the ORIN_* variables they set themselves."""
+    for name in list(os.environ):
+        if name.startswith("ORIN_") and not name.startswith("ORIN_TEST_"):
+            monkeypatch.delenv(name)
+    yield

@@ -278,6 +278,10 @@ class SettingsError(Exception):
     """Settings could not be read; ``str()`` is one line naming the setting."""
 
 
+_SECRET_WORDS = ("SECRET", "KEY", "URL", "PASSWORD")
+"""Settings whose value is not repeated in error messages (URLs may hold passwords)."""
+
+
 def _env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "_".join(str(part) for part in loc).upper()
 
@@ -295,6 +299,8 @@ def load_settings(**overrides: Any) -> Settings:
             name = _env_name(error["loc"])
             if error["type"] == "extra_forbidden":
                 problems.append(f"{name}: unknown setting")
+            elif any(word in name for word in _SECRET_WORDS):
+                problems.append(f"{name}: {error['msg']}")
             else:
                 problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -32,8 +34,19 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (blocking; call from a thread inside a loop)."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Migrate the database to ``revision``; blocks until done.
+
+    Alembic's env runs its own event loop, so from inside a running loop the migration runs
+    in a separate thread (the caller still waits: migrations happen before serving).
+    """
+    config = alembic_config(database_url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(config, revision)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orin-migrate") as pool:
+        pool.submit(command.upgrade, config, revision).result()
 
 
 def head_revision() -> str | None:

@@ -33,6 +33,10 @@ async def serve_api(settings: Settings, roles: Iterable[Role], *, banner: bool =
             lifespan="on",
         )
         server = uvicorn.Server(config)
+        # uvicorn re-raises the stop signal after a graceful shutdown so the previous handler
+        # runs; make that handler a no-op so a SIGTERM'd server exits 0 after cleaning up.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _ignore_after_shutdown)
         announcer = asyncio.create_task(_announce(server, settings, runtime, banner=banner))
         try:
             await server.serve()
@@ -41,6 +45,10 @@ async def serve_api(settings: Settings, roles: Iterable[Role], *, banner: bool =
         if not server.started:
             # uvicorn logs why (typically the port is taken) and returns without raising.
             raise SystemExit(1)
+
+
+def _ignore_after_shutdown(signum: int, frame: object) -> None:
+    logger.debug("orin.signal_after_shutdown", signal=signum)
 
 
 async def _announce(

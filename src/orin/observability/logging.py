@@ -55,6 +55,8 @@ def configure_logging(settings: LogSettings, *, role: str) -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Alembic announces its dialect on every schema check; `orin migrate` reports on its own.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     for noisy in ("aiormq", "aio_pika", "botocore", "aiobotocore", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.clear_contextvars()

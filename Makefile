@@ -1,0 +1,47 @@
+# One task runner for ORIN. `make run` and `make test` work on a fresh Debian 12 machine.
+UV := scripts/uv
+PYTEST_WORKERS ?= 3
+
+.PHONY: setup run run-processes test test-fast lint format typecheck check bench doctor migrate
+
+setup: ## install system packages (FFmpeg) and Python dependencies from the lockfile
+	scripts/system-packages
+	$(UV) sync --frozen
+
+run: setup ## run ORIN with the embedded default (SQLite, memory, in-process bus, local files)
+	$(UV) run --frozen orin run
+
+run-processes: setup ## the same roles as supervised child processes
+	$(UV) run --frozen orin run --processes
+
+migrate: setup
+	$(UV) run --frozen orin migrate
+
+doctor: setup
+	$(UV) run --frozen orin doctor
+
+test: setup ## lint, type-check, then the whole test suite against real services
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+test-fast: ## tests only, without the slow process-supervision ones
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+
+lint:
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format:
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+typecheck:
+	$(UV) run --frozen mypy
+
+check: lint typecheck
+
+bench: setup ## benchmarks print figures against a baseline in the same run
+	$(UV) run --frozen python bench/bus_bench.py
+	$(UV) run --frozen python bench/outbox_bench.py
