@@ -132,12 +132,14 @@ async def broker(amqp_url: str | None, exchange: str) -> AsyncIterator[str]:
     """The AMQP URL to benchmark against, cleaned up afterwards."""
     if amqp_url is None:
         vhost = f"orin-bench-{uuid.uuid4().hex[:8]}"
-        rabbitmqctl("add_vhost", vhost)
+        await asyncio.to_thread(rabbitmqctl, "add_vhost", vhost)
         try:
-            rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+            await asyncio.to_thread(
+                rabbitmqctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"
+            )
             yield f"amqp://guest:guest@{DEFAULT_HOST}/{quote(vhost, safe='')}"
         finally:
-            rabbitmqctl("delete_vhost", vhost)
+            await asyncio.to_thread(rabbitmqctl, "delete_vhost", vhost)
         return
     try:
         yield amqp_url

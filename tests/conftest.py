@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.rabbitmq",
     "tests.fixtures.s3",
+    "tests.fixtures.backends",
 ]
 
 import os

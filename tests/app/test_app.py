@@ -192,3 +192,19 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
 
 
+
+
+async def test_readyz_on_both_adapter_sets(adapter_settings: Settings) -> None:
+    app = create_app(adapter_settings, configure_logs=False)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    adapters = {port: check["adapter"] for port, check in response.json()["checks"].items()}
+    if adapter_settings.embedded:
+        assert adapters == {"database": "sqlite", "cache": "memory", "bus": "inprocess",
+                            "storage": "local"}
+    else:
+        assert adapters == {"database": "postgresql", "cache": "redis", "bus": "rabbitmq",
+                            "storage": "s3"}

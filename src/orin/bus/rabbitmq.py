@@ -295,7 +295,7 @@ class RabbitMqBus(Bus):
         self, entry: _Queue, incoming: AbstractIncomingMessage, message: Message, exc: Exception
     ) -> None:
         error = error_text(exc)
-        if message.attempt >= self.settings.max_retries - 1:
+        if message.attempt >= self.settings.max_retries:
             await self._dead_letter(entry, incoming, message, error, exc)
             return
         attempt = message.attempt + 1
