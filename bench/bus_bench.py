@@ -15,22 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import aio_pika
-import structlog
 
+from bench_services import quiet_logs, temporary_vhost
 from orin.bus import Bus, InProcessBus, Message, RabbitMqBus
 from orin.config import AmqpSettings
 
-DEFAULT_HOST = "127.0.0.1:5672"
 WARMUP_MESSAGES = 50
 QUEUE = "bench"
 TOPIC = "bench.message"
@@ -122,24 +118,12 @@ async def run_adapter(
     )
 
 
-def rabbitmqctl(*args: str) -> None:
-    """Run ``rabbitmqctl``; raises `subprocess.CalledProcessError` when it fails."""
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
-
-
 @contextlib.asynccontextmanager
 async def broker(amqp_url: str | None, exchange: str) -> AsyncIterator[str]:
     """The AMQP URL to benchmark against, cleaned up afterwards."""
     if amqp_url is None:
-        vhost = f"orin-bench-{uuid.uuid4().hex[:8]}"
-        await asyncio.to_thread(rabbitmqctl, "add_vhost", vhost)
-        try:
-            await asyncio.to_thread(
-                rabbitmqctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"
-            )
-            yield f"amqp://guest:guest@{DEFAULT_HOST}/{quote(vhost, safe='')}"
-        finally:
-            await asyncio.to_thread(rabbitmqctl, "delete_vhost", vhost)
+        async with temporary_vhost() as url:
+            yield url
         return
     try:
         yield amqp_url
@@ -184,8 +168,7 @@ async def main() -> None:
     parser.add_argument("--throughput-messages", type=int, default=5000)
     parser.add_argument("--prefetch", type=int, default=16)
     args = parser.parse_args()
-    # Handler logs would dominate the timings; keep only warnings.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    quiet_logs()
 
     exchange = f"orin-bench-{uuid.uuid4().hex[:8]}"
     inprocess_settings = AmqpSettings(exchange=exchange, prefetch=args.prefetch)

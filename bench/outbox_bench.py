@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import tempfile
 import time
 import uuid
@@ -20,22 +19,23 @@ from pathlib import Path
 
 import asyncpg
 
+from bench_services import quiet_logs, temporary_vhost
 from orin.bus import Bus, Message, create_bus
-from orin.config import OutboxSettings, Settings
+from orin.config import AmqpSettings, DatabaseSettings, OutboxSettings, Settings
 from orin.db import Database
 from orin.migrate import upgrade
 from orin.outbox import OutboxRelay, enqueue
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 
 
 @asynccontextmanager
 async def postgres_url() -> AsyncIterator[str]:
     name = f"orin_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database="postgres", **PG)  # type: ignore[arg-type]
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+        url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
         await asyncio.to_thread(upgrade, url)
         yield url
     finally:
@@ -49,20 +49,6 @@ async def sqlite_url() -> AsyncIterator[str]:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         await asyncio.to_thread(upgrade, url)
         yield url
-
-
-@asynccontextmanager
-async def amqp_vhost() -> AsyncIterator[str]:
-    vhost = f"orin-bench-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True,
-    )
-    try:
-        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
 
 
 class Sink:
@@ -79,10 +65,12 @@ class Sink:
             self.done.set()
 
 
-async def run_case(database_url: str, amqp_url: str | None, messages: int, batch: int) -> dict[
-    str, float
-]:
-    settings = Settings(database={"url": database_url}, amqp={"url": amqp_url, "prefetch": 256})
+async def run_case(
+    database_url: str, amqp_url: str | None, messages: int, batch: int
+) -> dict[str, float]:
+    settings = Settings(
+        database=DatabaseSettings(url=database_url), amqp=AmqpSettings(url=amqp_url, prefetch=256)
+    )
     database = Database(settings)
     topic = f"bench.{uuid.uuid4().hex[:8]}"
 
@@ -134,6 +122,7 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
+    quiet_logs()
 
     rows = []
     async with sqlite_url() as url:
@@ -142,7 +131,7 @@ async def main() -> None:
         rows.append(
             ("postgresql", "inprocess", await run_case(url, None, args.messages, args.batch))
         )
-        async with amqp_vhost() as amqp:
+        async with temporary_vhost() as amqp:
             rows.append(
                 ("postgresql", "rabbitmq", await run_case(url, amqp, args.messages, args.batch))
             )

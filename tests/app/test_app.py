@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from orin.app import create_app
-from orin.config import Settings
+from orin.config import RedisSettings, Settings
 from orin.errors import Conflict
 from orin.migrate import upgrade
 from orin.problems import PROBLEM_MEDIA_TYPE
@@ -52,19 +52,21 @@ async def test_readyz_checks_every_port_on_the_embedded_adapters(
     assert body["status"] == "ready"
     assert body["failed"] == []
     assert {port: check["adapter"] for port, check in body["checks"].items()} == {
-        "database": "sqlite", "cache": "memory", "bus": "inprocess", "storage": "local",
+        "database": "sqlite",
+        "cache": "memory",
+        "bus": "inprocess",
+        "storage": "local",
     }
 
 
-async def test_readyz_names_the_port_that_stopped_answering(
-    tmp_path: Path, redis_url: str
-) -> None:
+async def test_readyz_names_the_port_that_stopped_answering(tmp_path: Path, redis_url: str) -> None:
     host_port = redis_url.split("//")[1].split("/")[0]
     host, port = host_port.split(":")
     proxy = TcpProxy(host, int(port))
     await proxy.start()
     settings = Settings(
-        data_dir=tmp_path, redis={"url": redis_url.replace(host_port, f"127.0.0.1:{proxy.port}")}
+        data_dir=tmp_path,
+        redis=RedisSettings(url=redis_url.replace(host_port, f"127.0.0.1:{proxy.port}")),
     )
     upgrade(settings.database_url)
     app = create_app(settings, configure_logs=False)
@@ -127,7 +129,8 @@ async def test_bad_input_is_a_422_problem_naming_the_field(client: httpx.AsyncCl
     body = response.json()
     assert body["detail"].startswith("path.item_id:")
     assert {tuple(error["loc"]) for error in body["errors"]} == {
-        ("path", "item_id"), ("query", "limit"),
+        ("path", "item_id"),
+        ("query", "limit"),
     }
 
 
@@ -192,8 +195,6 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
 
 
-
-
 async def test_readyz_on_both_adapter_sets(adapter_settings: Settings) -> None:
     app = create_app(adapter_settings, configure_logs=False)
     async with LifespanManager(app) as manager:
@@ -203,8 +204,16 @@ async def test_readyz_on_both_adapter_sets(adapter_settings: Settings) -> None:
     assert response.status_code == 200, response.text
     adapters = {port: check["adapter"] for port, check in response.json()["checks"].items()}
     if adapter_settings.embedded:
-        assert adapters == {"database": "sqlite", "cache": "memory", "bus": "inprocess",
-                            "storage": "local"}
+        assert adapters == {
+            "database": "sqlite",
+            "cache": "memory",
+            "bus": "inprocess",
+            "storage": "local",
+        }
     else:
-        assert adapters == {"database": "postgresql", "cache": "redis", "bus": "rabbitmq",
-                            "storage": "s3"}
+        assert adapters == {
+            "database": "postgresql",
+            "cache": "redis",
+            "bus": "rabbitmq",
+            "storage": "s3",
+        }

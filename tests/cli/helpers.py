@@ -25,23 +25,36 @@ def start_orin(args: list[str], env: dict[str, str], log: Path) -> subprocess.Po
     """Start ``orin <args>`` with output going to ``log``."""
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "orin", *args], env=env, stdout=out,
-            stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True,
+            [sys.executable, "-m", "orin", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            start_new_session=True,
         )
 
 
-def run_orin(args: list[str], env: dict[str, str], timeout_s: float = 60) -> (
-    subprocess.CompletedProcess[str]
-):
+def run_orin(
+    args: list[str], env: dict[str, str], timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``orin <args>`` to completion and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "orin", *args], env=env, capture_output=True, text=True,
-        timeout=timeout_s, cwd=REPO_ROOT, check=False,
+        [sys.executable, "-m", "orin", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=REPO_ROOT,
+        check=False,
     )
 
 
-def wait_ready(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None,
-               log: Path | None = None) -> float:
+def wait_ready(
+    url: str,
+    timeout_s: float,
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> float:
     """Poll ``url``/readyz until it answers 200; returns the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:

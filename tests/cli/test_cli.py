@@ -81,8 +81,7 @@ def test_migrate_then_doctor_on_the_embedded_default(tmp_path: Path) -> None:
 
 
 def test_doctor_names_what_is_missing_and_how_to_fix_it(tmp_path: Path) -> None:
-    env = orin_env(tmp_path, ORIN_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-                   COLUMNS="200")
+    env = orin_env(tmp_path, ORIN_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", COLUMNS="200")
     assert run_orin(["migrate"], env).returncode == 0
     doctor = run_orin(["doctor"], env)
     assert doctor.returncode == 1
@@ -171,5 +170,5 @@ def test_run_processes_restarts_a_killed_child_and_readiness_recovers(tmp_path: 
     finally:
         code = stop(process)
     assert code == 0
-    gone, alive = psutil.wait_procs(children, timeout=5)
+    _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, "children must not outlive the supervisor"

@@ -16,10 +16,16 @@ from tests.fixtures.services import free_port
 
 def fresh_copy(destination: Path) -> Path:
     """The repository's tracked and unignored files, as a new clone would have them."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO_ROOT / name
         if source.is_file():
@@ -33,14 +39,21 @@ def fresh_copy(destination: Path) -> Path:
 def test_make_run_on_a_fresh_copy_is_ready_within_20_seconds(tmp_path: Path) -> None:
     checkout = fresh_copy(tmp_path / "orin")
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ORIN_", "VIRTUAL_ENV", "UV_PROJECT"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ORIN_", "VIRTUAL_ENV", "UV_PROJECT"))
+    }
     env["ORIN_API_PORT"] = str(port)
     log = tmp_path / "make-run.log"
     started = time.monotonic()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            ["make", "run"], cwd=checkout, env=env, stdout=out, stderr=subprocess.STDOUT,
+            ["make", "run"],
+            cwd=checkout,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:

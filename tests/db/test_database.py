@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, inspect, select
 
-from orin.config import Settings
+from orin.config import DatabaseSettings, Settings
 from orin.db import READ_ONLY, Database
 from orin.errors import AdapterUnavailable
 from orin.models.lease import Lease
@@ -20,8 +20,9 @@ class Boom(Exception):
 
 def lease(name: str, expires_in_s: float = 60) -> Lease:
     now = datetime.now(UTC)
-    return Lease(name=name, holder="t", acquired_at=now,
-                 expires_at=now + timedelta(seconds=expires_in_s))
+    return Lease(
+        name=name, holder="t", acquired_at=now, expires_at=now + timedelta(seconds=expires_in_s)
+    )
 
 
 async def count_leases(database: Database) -> int:
@@ -36,12 +37,16 @@ async def test_transaction_commits_at_the_boundary(database: Database) -> None:
         assert (await session.get(Lease, "a")) is not None
 
 
+async def add_then_fail(database: Database, row: Lease) -> None:
+    async with database.transaction() as session:
+        session.add(row)
+        await session.flush()
+        raise Boom
+
+
 async def test_error_inside_the_boundary_rolls_everything_back(database: Database) -> None:
     with pytest.raises(Boom):
-        async with database.transaction() as session:
-            session.add(lease("b"))
-            await session.flush()
-            raise Boom
+        await add_then_fail(database, lease("b"))
     assert await count_leases(database) == 0
 
 
@@ -58,11 +63,11 @@ async def test_datetimes_come_back_timezone_aware_utc(database: Database) -> Non
 
 
 async def test_naive_datetimes_are_refused(database: Database) -> None:
+    naive = datetime(2030, 1, 1)
     with pytest.raises(Exception, match="naive datetime"):
-        async with database.transaction() as session:
-            session.add(Lease(name="naive", holder="t", acquired_at=datetime(2030, 1, 1),
-                              expires_at=datetime(2030, 1, 1)))
-            await session.flush()
+        await add_then_fail(
+            database, Lease(name="n", holder="t", acquired_at=naive, expires_at=naive)
+        )
 
 
 async def test_constraints_carry_the_naming_convention(database: Database) -> None:
@@ -91,7 +96,7 @@ async def test_ping_answers(database: Database) -> None:
 )
 async def test_unreachable_database_is_reported_without_the_password(url: str) -> None:
     port = free_port()
-    database = Database(Settings(database={"url": url.format(port=port)}))
+    database = Database(Settings(database=DatabaseSettings(url=url.format(port=port))))
     with pytest.raises(AdapterUnavailable) as caught:
         await database.ping(timeout_s=3)
     await database.dispose()

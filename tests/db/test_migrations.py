@@ -35,9 +35,7 @@ def schema_diff(url: str) -> list[object]:
         try:
             async with engine.connect() as connection:
                 return await connection.run_sync(
-                    lambda sync: list(
-                        compare_metadata(MigrationContext.configure(sync), metadata)
-                    )
+                    lambda sync: list(compare_metadata(MigrationContext.configure(sync), metadata))
                 )
         finally:
             await engine.dispose()
@@ -57,4 +55,3 @@ def test_migrations_upgrade_downgrade_upgrade_and_match_the_models(
 
 def test_there_is_exactly_one_head() -> None:
     assert head_revision() is not None
-

@@ -27,8 +27,9 @@ class Boom(Exception):
 
 
 def amqp_settings(url: str | None) -> AmqpSettings:
-    return AmqpSettings(url=url, retry_base_delay_s=0.05, retry_max_delay_s=0.2,
-                        confirm_timeout_s=2.0)
+    return AmqpSettings(
+        url=url, retry_base_delay_s=0.05, retry_max_delay_s=0.2, confirm_timeout_s=2.0
+    )
 
 
 @pytest.fixture(params=["inprocess", "rabbitmq"])
@@ -43,8 +44,8 @@ def topic() -> str:
 
 async def unsent(database: Database) -> int:
     async with database.transaction() as session:
-        statement = select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.sent_at.is_(None)
+        statement = (
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
         )
         return int(await session.scalar(statement) or 0)
 
@@ -82,6 +83,13 @@ async def bus_for(
         await proxy.close()
 
 
+async def enqueue_then_fail(database: Database, topic: str) -> None:
+    async with database.transaction() as session:
+        enqueue(session, topic, {"camera_id": "c1"})
+        await session.flush()
+        raise Boom
+
+
 async def test_rolled_back_transaction_sends_nothing(
     committing_database: Database, bus_for: tuple[Bus, TcpProxy | None], topic: str
 ) -> None:
@@ -91,10 +99,7 @@ async def test_rolled_back_transaction_sends_nothing(
     await bus.start()
     relay = OutboxRelay(committing_database, bus, FAST_OUTBOX)
     with pytest.raises(Boom):
-        async with committing_database.transaction() as session:
-            enqueue(session, topic, {"camera_id": "c1"})
-            await session.flush()
-            raise Boom
+        await enqueue_then_fail(committing_database, topic)
     assert await relay.drain() == 0
     assert await unsent(committing_database) == 0
     await asyncio.sleep(0.3)
@@ -208,9 +213,7 @@ async def test_broker_down_rows_wait_then_all_are_delivered_exactly_once(
 
 
 @pytest.mark.parametrize("database_backend", ["postgresql"])
-async def test_two_relays_never_send_a_row_twice(
-    committing_database: Database, topic: str
-) -> None:
+async def test_two_relays_never_send_a_row_twice(committing_database: Database, topic: str) -> None:
     bus = create_bus(Settings(amqp=amqp_settings(None)))
     delivered: Counter[str] = Counter()
 
