@@ -21,6 +21,7 @@ doctor: setup
 	$(UV) run --frozen orin doctor
 
 test: setup ## lint, type-check, then the whole test suite against real services
+	scripts/system-packages pgbouncer
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.rabbitmq",
     "tests.fixtures.s3",
     "tests.fixtures.backends",
+    "tests.fixtures.pgbouncer",
 ]
 
 

@@ -213,7 +213,9 @@ class S3Storage(ObjectStorage):
         except NotFound:
             return None
         return ObjectInfo(
-            key=key, size=response["ContentLength"], modified_at=response["LastModified"]
+            key=key,
+            size=response["ContentLength"],
+            modified_at=response["LastModified"].astimezone(UTC),
         )
 
     async def delete(self, *keys: str) -> None:
@@ -245,7 +247,9 @@ class S3Storage(ObjectStorage):
                 for item in page.get("Contents", []):
                     found.append(
                         ObjectInfo(
-                            key=item["Key"], size=item["Size"], modified_at=item["LastModified"]
+                            key=item["Key"],
+                            size=item["Size"],
+                            modified_at=item["LastModified"].astimezone(UTC),
                         )
                     )
         found.sort(key=lambda info: info.key)
