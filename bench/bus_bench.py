@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import aio_pika
 
 from bench_services import quiet_logs, temporary_vhost
-from orin.bus import Bus, InProcessBus, Message, RabbitMqBus
+from orin.bus import Bus, InProcessBus, Message
+from orin.bus.rabbitmq import RabbitMqBus
 from orin.config import AmqpSettings
 
 WARMUP_MESSAGES = 50

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from orin.cli.errors import plain_errors
 from orin.config import Settings, load_settings
-from orin.runtime.process import ALL_ROLES
 
 cli = typer.Typer(
     name="orin",
@@ -76,6 +75,7 @@ def run(
         configure_logging(settings.log, role="supervisor")
         raise SystemExit(Supervisor(settings, list(settings.supervisor.roles)).run())
     from orin.cli.serve import serve_api
+    from orin.runtime.process import ALL_ROLES
 
     asyncio.run(serve_api(settings, ALL_ROLES, banner=True))
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from orin.bus import Bus, InProcessBus, RabbitMqBus
+from orin.bus import Bus, InProcessBus
+from orin.bus.rabbitmq import RabbitMqBus
 from orin.config import AmqpSettings
 from tests.bus.helpers import BusFactory
 

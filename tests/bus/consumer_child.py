@@ -11,7 +11,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from orin.bus import Message, RabbitMqBus
+from orin.bus import Message
+from orin.bus.rabbitmq import RabbitMqBus
 from orin.config import AmqpSettings
 
 

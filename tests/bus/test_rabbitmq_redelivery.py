@@ -12,7 +12,8 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from orin.bus import Message, RabbitMqBus
+from orin.bus import Message
+from orin.bus.rabbitmq import RabbitMqBus
 from orin.config import AmqpSettings
 from orin.errors import AdapterUnavailable
 from tests.bus.helpers import eventually, unique

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -61,11 +62,9 @@ def wait_ready(
         if process is not None and process.poll() is not None:
             detail = log.read_text() if log else ""
             raise AssertionError(f"orin exited with {process.returncode}:\n{detail[-3000:]}")
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
         time.sleep(0.2)
     detail = log.read_text()[-3000:] if log else ""
     raise AssertionError(f"{url}/readyz not ready after {timeout_s}s\n{detail}")

@@ -15,7 +15,7 @@ from tests.fixtures.services import free_port
 
 
 class Boom(Exception):
-    pass
+    """Raised by tests to abort a transaction."""
 
 
 def lease(name: str, expires_in_s: float = 60) -> Lease:

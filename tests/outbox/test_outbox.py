@@ -23,7 +23,7 @@ FAST_OUTBOX = OutboxSettings(poll_interval_s=0.1, batch_size=50, retry_delay_s=0
 
 
 class Boom(Exception):
-    pass
+    """Raised by tests to abort a transaction."""
 
 
 def amqp_settings(url: str | None) -> AmqpSettings:
@@ -64,6 +64,15 @@ class Received:
             self.event.set()
 
 
+async def consume(bus: Bus, database: Database, topic: str, *, expected: int) -> Received:
+    """Subscribe an effectively-once `Received` to ``topic`` and start the bus."""
+    received = Received()
+    received.expected = expected
+    bus.subscribe(topic, topic, idempotent(database, topic, received.handle))
+    await bus.start()
+    return received
+
+
 @pytest.fixture
 async def bus_for(
     bus_kind: str, request: pytest.FixtureRequest
@@ -94,9 +103,7 @@ async def test_rolled_back_transaction_sends_nothing(
     committing_database: Database, bus_for: tuple[Bus, TcpProxy | None], topic: str
 ) -> None:
     bus, _ = bus_for
-    received = Received()
-    bus.subscribe(topic, topic, idempotent(committing_database, topic, received.handle))
-    await bus.start()
+    received = await consume(bus, committing_database, topic, expected=0)
     relay = OutboxRelay(committing_database, bus, FAST_OUTBOX)
     with pytest.raises(Boom):
         await enqueue_then_fail(committing_database, topic)
@@ -110,10 +117,7 @@ async def test_committed_messages_are_relayed_once_and_marked_sent(
     committing_database: Database, bus_for: tuple[Bus, TcpProxy | None], topic: str
 ) -> None:
     bus, _ = bus_for
-    received = Received()
-    received.expected = 5
-    bus.subscribe(topic, topic, idempotent(committing_database, topic, received.handle))
-    await bus.start()
+    received = await consume(bus, committing_database, topic, expected=5)
     relay = OutboxRelay(committing_database, bus, FAST_OUTBOX)
     async with committing_database.transaction() as session:
         ids = {enqueue(session, topic, {"n": n}) for n in range(5)}
@@ -131,10 +135,7 @@ async def test_commit_wakes_the_relay_before_its_poll_interval(
     committing_database: Database, bus_for: tuple[Bus, TcpProxy | None], topic: str
 ) -> None:
     bus, _ = bus_for
-    received = Received()
-    received.expected = 1
-    bus.subscribe(topic, topic, idempotent(committing_database, topic, received.handle))
-    await bus.start()
+    received = await consume(bus, committing_database, topic, expected=1)
     relay = OutboxRelay(committing_database, bus, OutboxSettings(poll_interval_s=30))
     relay.start()
     await asyncio.sleep(0.2)  # the relay is now waiting out its 30 s poll
@@ -183,10 +184,7 @@ async def test_broker_down_rows_wait_then_all_are_delivered_exactly_once(
 ) -> None:
     bus, proxy = bus_for
     assert proxy is not None
-    received = Received()
-    received.expected = 30
-    bus.subscribe(topic, topic, idempotent(committing_database, topic, received.handle))
-    await bus.start()
+    received = await consume(bus, committing_database, topic, expected=30)
     relay = OutboxRelay(committing_database, bus, FAST_OUTBOX)
 
     await proxy.cut()  # the broker is gone for this client

@@ -14,9 +14,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
-from orin.config import S3Settings
+from orin.config import S3Settings, Settings
 from orin.errors import AdapterUnavailable, Conflict, NotFound
-from orin.storage import endpoints
+from orin.storage import create_storage, endpoints
 from orin.storage.base import InvalidKey, ObjectStorage
 from orin.storage.local import LocalStorage
 from orin.storage.s3 import S3Storage
@@ -156,7 +156,7 @@ async def test_ping_answers_when_the_store_is_up(storage: ObjectStorage) -> None
 async def test_signed_get_url_downloads_the_object_with_its_content_type(
     storage: ObjectStorage, http: httpx.AsyncClient, prefix: str
 ) -> None:
-    key = prefix + "clips/door.mp4"
+    key = prefix + "clips/front door+ü (1).mp4"
     await storage.put(key, ALL_BYTES, content_type="video/mp4")
     url = await storage.signed_url(key)
     response = await http.get(url)
@@ -334,3 +334,16 @@ async def test_unreachable_s3_fails_fast_without_leaking_the_secret() -> None:
     assert "hunter2" not in caught.value.message
     with pytest.raises(AdapterUnavailable):
         await store.ping()
+
+
+def test_create_storage_picks_the_adapter_from_settings(
+    tmp_path: Path, s3_settings: S3Settings
+) -> None:
+    settings = Settings(data_dir=tmp_path, s3=S3Settings())
+    local = create_storage(settings, secret=b"k")
+    assert isinstance(local, LocalStorage)
+    assert local.root == settings.objects_dir
+    assert local.base_url == settings.public_url
+    remote = create_storage(Settings(data_dir=tmp_path, s3=s3_settings), secret=b"k")
+    assert isinstance(remote, S3Storage)
+    assert remote.bucket == s3_settings.bucket

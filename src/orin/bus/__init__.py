@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from orin.bus.base import Bus, DeadLetter, Handler, Message, retry_delay
 from orin.bus.inprocess import InProcessBus
-from orin.bus.rabbitmq import RabbitMqBus
 from orin.config import Settings
 
 
 def create_bus(settings: Settings) -> Bus:
     """The RabbitMQ bus when ``ORIN_AMQP_URL`` is set, else the in-process one."""
     if settings.amqp.url:
+        # Imported here so the embedded mode never loads aio-pika.
+        from orin.bus.rabbitmq import RabbitMqBus
+
         return RabbitMqBus(settings.amqp)
     return InProcessBus(settings.amqp)
 
@@ -21,7 +23,6 @@ __all__ = [
     "Handler",
     "InProcessBus",
     "Message",
-    "RabbitMqBus",
     "create_bus",
     "retry_delay",
 ]

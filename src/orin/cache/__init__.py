@@ -8,7 +8,6 @@ import structlog
 
 from orin.cache.base import Cache, PubSub, RateLimiter, RateLimitResult, Subscription
 from orin.cache.memory import MemoryCache, MemoryPubSub, MemoryRateLimiter
-from orin.cache.redis import RedisCache, RedisPubSub, RedisRateLimiter, create_redis_client
 from orin.config import Settings
 
 __all__ = [
@@ -20,9 +19,6 @@ __all__ = [
     "PubSub",
     "RateLimitResult",
     "RateLimiter",
-    "RedisCache",
-    "RedisPubSub",
-    "RedisRateLimiter",
     "Subscription",
     "create_cache_ports",
 ]
@@ -52,6 +48,14 @@ def create_cache_ports(settings: Settings) -> CachePorts:
     """Redis adapters sharing one client when ``ORIN_REDIS_URL`` is set, else in-memory ones."""
     url = settings.redis.url
     if url:
+        # Imported here so the embedded mode never loads redis-py.
+        from orin.cache.redis import (
+            RedisCache,
+            RedisPubSub,
+            RedisRateLimiter,
+            create_redis_client,
+        )
+
         client = create_redis_client(settings.redis)
         prefix = settings.redis.key_prefix
         return CachePorts(

@@ -135,6 +135,8 @@ class RedisCache(_RedisPort, Cache):
                     results: list[Any] = await pipe.execute()
                 return int(results[1])
         except ResponseError as exc:
+            if "not an integer" not in str(exc):
+                raise
             raise ValueError(f"cache key {key!r} does not hold an integer") from exc
 
     async def ping(self) -> None:

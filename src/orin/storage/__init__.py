@@ -5,7 +5,6 @@ from __future__ import annotations
 from orin.config import Settings
 from orin.storage.base import InvalidKey, ObjectInfo, ObjectStorage, SignedMethod, check_key
 from orin.storage.local import LocalStorage, ObjectTooLarge
-from orin.storage.s3 import S3Storage
 
 __all__ = [
     "InvalidKey",
@@ -13,7 +12,6 @@ __all__ = [
     "ObjectInfo",
     "ObjectStorage",
     "ObjectTooLarge",
-    "S3Storage",
     "SignedMethod",
     "check_key",
     "create_storage",
@@ -27,6 +25,9 @@ def create_storage(settings: Settings, *, secret: bytes) -> ObjectStorage:
     """
     ttl_s = settings.storage.url_ttl_s
     if settings.s3.endpoint:
+        # Imported here: botocore takes half a second to import, which embedded mode skips.
+        from orin.storage.s3 import S3Storage
+
         return S3Storage(settings.s3, default_ttl_s=ttl_s)
     return LocalStorage(
         settings.objects_dir, base_url=settings.public_url, secret=secret, default_ttl_s=ttl_s
