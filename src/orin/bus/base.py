@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 JsonObject = dict[str, Any]
+logger = structlog.get_logger(__name__)
 
 
 def retry_delay(attempt: int, base_s: float, max_s: float) -> float:
@@ -48,6 +50,36 @@ class DeadLetter(BaseModel):
 
 
 Handler = Callable[[Message], Awaitable[None]]
+
+
+def log_retry(adapter: str, queue: str, message: Message, delay_s: float, error: str) -> None:
+    """Log a failed handler whose message will be retried in ``delay_s`` seconds."""
+    logger.warning(
+        "bus.handler_failed",
+        adapter=adapter,
+        queue=queue,
+        topic=message.topic,
+        message_id=message.id,
+        attempt=message.attempt,
+        retry_in_s=delay_s,
+        error=error,
+    )
+
+
+def log_dead_letter(
+    adapter: str, queue: str, message: Message, error: str, exc: BaseException | None
+) -> None:
+    """Log a message that exhausted its retries and went to the dead-letter queue."""
+    logger.error(
+        "bus.dead_lettered",
+        adapter=adapter,
+        queue=queue,
+        topic=message.topic,
+        message_id=message.id,
+        attempts=message.attempt + 1,
+        error=error,
+        exc_info=exc,
+    )
 
 
 class Bus(abc.ABC):

@@ -18,7 +18,15 @@ from typing import Any
 
 import structlog
 
-from orin.bus.base import Bus, DeadLetter, Handler, Message, retry_delay
+from orin.bus.base import (
+    Bus,
+    DeadLetter,
+    Handler,
+    Message,
+    log_dead_letter,
+    log_retry,
+    retry_delay,
+)
 from orin.config import AmqpSettings
 from orin.errors import AdapterUnavailable
 
@@ -214,16 +222,7 @@ class InProcessBus(Bus):
         delay = retry_delay(
             attempt, self.settings.retry_base_delay_s, self.settings.retry_max_delay_s
         )
-        logger.warning(
-            "bus.handler_failed",
-            adapter="inprocess",
-            queue=entry.name,
-            topic=message.topic,
-            message_id=message.id,
-            attempt=message.attempt,
-            retry_in_s=delay,
-            error=error,
-        )
+        log_retry("inprocess", entry.name, message, delay, error)
         retry = message.model_copy(update={"attempt": attempt})
         task = asyncio.create_task(self._retry_later(entry, retry, delay))
         self._retries.add(task)
@@ -237,16 +236,7 @@ class InProcessBus(Bus):
         self, entry: _Queue, message: Message, error: str, exc: Exception | None = None
     ) -> None:
         entry.dead.append(DeadLetter(message=message, queue=entry.name, error=error))
-        logger.error(
-            "bus.dead_lettered",
-            adapter="inprocess",
-            queue=entry.name,
-            topic=message.topic,
-            message_id=message.id,
-            attempts=message.attempt + 1,
-            error=error,
-            exc_info=exc,
-        )
+        log_dead_letter("inprocess", entry.name, message, error, exc)
 
 
 __all__ = ["InProcessBus", "Subscription", "error_text", "pick_handler", "topic_matches"]

@@ -36,7 +36,15 @@ from aio_pika.abc import (
 from pydantic import ValidationError
 from yarl import URL
 
-from orin.bus.base import Bus, DeadLetter, Handler, Message, retry_delay
+from orin.bus.base import (
+    Bus,
+    DeadLetter,
+    Handler,
+    Message,
+    log_dead_letter,
+    log_retry,
+    retry_delay,
+)
 from orin.bus.inprocess import Subscription, error_text, pick_handler
 from orin.config import AmqpSettings
 from orin.errors import AdapterUnavailable
@@ -314,16 +322,7 @@ class RabbitMqBus(Bus):
             )
             await self._settle(incoming.nack(requeue=True), entry, "nack")
             return
-        logger.warning(
-            "bus.handler_failed",
-            adapter="rabbitmq",
-            queue=entry.name,
-            topic=message.topic,
-            message_id=message.id,
-            attempt=message.attempt,
-            retry_in_s=delay_s,
-            error=error,
-        )
+        log_retry("rabbitmq", entry.name, message, delay_s, error)
         await self._settle(incoming.ack(), entry, "ack")
 
     async def _publish_delayed(self, queue: str, message: Message, delay_s: float) -> None:
@@ -372,16 +371,7 @@ class RabbitMqBus(Bus):
             )
             await self._settle(incoming.nack(requeue=True), entry, "nack")
             return
-        logger.error(
-            "bus.dead_lettered",
-            adapter="rabbitmq",
-            queue=entry.name,
-            topic=message.topic,
-            message_id=message.id,
-            attempts=message.attempt + 1,
-            error=error,
-            exc_info=exc,
-        )
+        log_dead_letter("rabbitmq", entry.name, message, error, exc)
         await self._settle(incoming.ack(), entry, "ack")
 
     async def _settle(self, outcome: Awaitable[None], entry: _Queue, action: str) -> None:
