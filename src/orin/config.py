@@ -171,6 +171,74 @@ class SupervisorSettings(Area):
     )
 
 
+class AuthSettings(Area):
+    issuer: str = Field("orin", description="`iss` claim of access tokens.")
+    audience: str = Field("orin-api", description="`aud` claim of access tokens.")
+    access_token_ttl_s: int = Field(3600, ge=60, description="Lifetime of an access token.")
+    refresh_token_ttl_s: int = Field(
+        30 * 24 * 3600, ge=300, description="Lifetime of a refresh token (rotated on every use)."
+    )
+    signing_key_pem: SecretStr = Field(
+        SecretStr(""),
+        description="RSA private key (PEM) signing access tokens; generated and kept in the "
+        "database when empty.",
+    )
+    bcrypt_rounds: int = Field(
+        12, ge=4, le=15, description="bcrypt cost factor for password hashes (12 in production)."
+    )
+    password_min_length: int = Field(8, ge=8, description="Shortest password accepted.")
+    password_min_score: int = Field(
+        2, ge=0, le=4, description="Lowest zxcvbn strength score (0-4) accepted."
+    )
+    breached_check: bool = Field(
+        True, description="Refuse passwords found in the breached-password range API."
+    )
+    breached_api_url: str = Field(
+        "https://api.pwnedpasswords.com/range/",
+        description="Base URL of a k-anonymity range API (first 5 SHA-1 hex chars appended).",
+    )
+    breached_timeout_s: float = Field(
+        2.0, gt=0, description="Seconds to wait for the range API before the offline list."
+    )
+    cookie_secure: bool = Field(
+        True, description="Mark the refresh cookie Secure (only sent over HTTPS)."
+    )
+    cookie_samesite: Literal["strict", "lax"] = Field(
+        "strict", description="SameSite attribute of the refresh cookie."
+    )
+    session_cache_ttl_s: int = Field(
+        300, ge=1, description="Seconds a session's state is cached before the database is asked."
+    )
+    lockout_threshold: int = Field(
+        10, ge=1, description="Failed logins in a row that lock an account."
+    )
+    lockout_s: int = Field(900, ge=1, description="Seconds an account stays locked.")
+
+
+class RateLimitSettings(Area):
+    enabled: bool = Field(True, description="Apply rate limits (429 with Retry-After).")
+    auth_per_ip: int = Field(
+        20, ge=1, description="Auth requests (login, register, reset) per IP per minute."
+    )
+    auth_per_account: int = Field(
+        10, ge=1, description="Login attempts per account (email) per minute."
+    )
+    api_per_user: int = Field(600, ge=1, description="API requests per user per minute.")
+    api_per_ip: int = Field(1200, ge=1, description="API requests per IP per minute.")
+
+
+class SecurityHeaderSettings(Area):
+    hsts: bool = Field(
+        False, description="Send Strict-Transport-Security (enable when served over TLS)."
+    )
+    content_security_policy: str = Field(
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'",
+        description="Content-Security-Policy sent with every response.",
+    )
+
+
 class LogFormat(StrEnum):
     JSON = "json"
     CONSOLE = "console"
@@ -227,6 +295,13 @@ class Settings(BaseSettings):
         default_factory=SupervisorSettings, description="`orin run --processes` supervisor."
     )
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Accounts and tokens.")
+    ratelimit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="Request rate limits."
+    )
+    headers: SecurityHeaderSettings = Field(
+        default_factory=SecurityHeaderSettings, description="Security response headers."
+    )
 
     @classmethod
     def settings_customise_sources(

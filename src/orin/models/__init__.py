@@ -1,9 +1,28 @@
 """Every table of ORIN, one module each, sharing one MetaData (imported here for Alembic)."""
 
+from orin.models.audit_entry import AuditEntry
+from orin.models.auth_session import AuthSession
 from orin.models.base import Base, metadata
 from orin.models.lease import Lease
 from orin.models.outbox_message import OutboxMessage
 from orin.models.process_heartbeat import ProcessHeartbeat
 from orin.models.processed_message import ProcessedMessage
+from orin.models.refresh_token import RefreshToken
+from orin.models.signing_key import SigningKey
+from orin.models.user import Plan, User, UserRole
 
-__all__ = ["Base", "Lease", "OutboxMessage", "ProcessHeartbeat", "ProcessedMessage", "metadata"]
+__all__ = [
+    "AuditEntry",
+    "AuthSession",
+    "Base",
+    "Lease",
+    "OutboxMessage",
+    "Plan",
+    "ProcessHeartbeat",
+    "ProcessedMessage",
+    "RefreshToken",
+    "SigningKey",
+    "User",
+    "UserRole",
+    "metadata",
+]
