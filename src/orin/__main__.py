@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orin.cli.audit import audit_cli
 from orin.cli.errors import plain_errors
+from orin.cli.users import users_cli
 from orin.config import Settings, load_settings
 
 cli = typer.Typer(
@@ -19,6 +21,9 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(users_cli, name="users")
 
 HostOption = Annotated[
     str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1; ORIN_API_HOST).")

@@ -18,6 +18,9 @@ from prometheus_client import (
 )
 
 from orin import __version__
+from orin.admin.endpoints import router as admin_router
+from orin.auth.endpoints import router as auth_router
+from orin.auth.keys import KeyRing
 from orin.bus.base import Bus
 from orin.cache.base import Cache, PubSub, RateLimiter
 from orin.config import Settings, get_settings
@@ -29,8 +32,10 @@ from orin.observability.request_id import RequestIdMiddleware
 from orin.problems import UnhandledErrorMiddleware, install_problem_handlers
 from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.process import Role, Runtime
+from orin.security.headers import SecurityHeadersMiddleware
 from orin.storage.base import ObjectStorage
 from orin.storage.endpoints import router as storage_router
+from orin.users.endpoints import router as users_router
 
 
 class State(TypedDict):
@@ -45,6 +50,7 @@ class State(TypedDict):
     pubsub: PubSub
     bus: Bus
     storage: ObjectStorage
+    keyring: KeyRing | None
 
 
 def _state(settings: Settings, runtime: Runtime) -> State:
@@ -59,6 +65,7 @@ def _state(settings: Settings, runtime: Runtime) -> State:
         pubsub=infra.cache.pubsub,
         bus=infra.bus,
         storage=infra.storage,
+        keyring=runtime.keyring,
     )
 
 
@@ -100,23 +107,40 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(storage_router)
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    app.include_router(admin_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    # Starlette runs the last added middleware first: request id, then CORS, metrics and the
-    # last-resort error handler, so every log line and problem carries the request id.
+    # Starlette runs the last added middleware first: security headers, request id, then CORS,
+    # metrics and the last-resort error handler, so every log line and problem carries the
+    # request id, and every response (problems and CORS preflights too) the security headers.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     if settings.api.cors_origins:
+        # A strict allowlist: only the listed origins, methods and request headers.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.api.cors_origins,
             allow_credentials=True,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=[settings.api.request_id_header],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-CSRF-Token",
+                settings.api.request_id_header,
+            ],
+            expose_headers=[
+                settings.api.request_id_header,
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
     app.add_middleware(RequestIdMiddleware, header=settings.api.request_id_header)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings.headers)
     return app

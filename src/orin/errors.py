@@ -12,10 +12,18 @@ class OrinError(Exception):
     type_slug: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.extra = extra or {}
+        self.headers = headers or {}
+        """Response headers the problem carries (``Retry-After`` on a 429, for instance)."""
 
 
 class BadRequest(OrinError):

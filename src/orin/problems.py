@@ -74,6 +74,7 @@ async def _orin_error(request: Request, exc: Exception) -> Response:
         title=exc.title,
         detail=exc.message,
         extra=exc.extra,
+        headers=exc.headers,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orin.auth.keys import KeyRing
 from orin.bus.base import Message
 from orin.config import Settings
 from orin.outbox import OutboxRelay, idempotent
@@ -48,6 +49,7 @@ class Runtime:
         self.roles = frozenset(roles)
         self.registry = registry
         self.infra = Infrastructure.from_settings(settings)
+        self.keyring: KeyRing | None = None
         self.relay: OutboxRelay | None = None
         self.scheduler: Scheduler | None = None
         self.heartbeat = Heartbeat(self.infra.database, "+".join(sorted(self.roles)))
@@ -77,6 +79,13 @@ class Runtime:
         except BaseException:
             await self.infra.close()
             raise
+        if "api" in self.roles:
+            self.keyring = KeyRing(self.infra.database, self.settings.auth)
+            try:
+                await self.keyring.start()
+            except BaseException:
+                await self.infra.close()
+                raise
         if "worker" in self.roles:
             self.relay = OutboxRelay(self.infra.database, self.infra.bus, self.settings.outbox)
             self.relay.start()

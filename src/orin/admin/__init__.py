@@ -1,0 +1,1 @@
+"""Platform operator views (admin role only)."""

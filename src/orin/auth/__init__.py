@@ -1,0 +1,1 @@
+"""Accounts and security: passwords, tokens, sessions, MFA, sign-in providers."""

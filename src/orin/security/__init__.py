@@ -1,0 +1,1 @@
+"""Request rate limits and security response headers."""
