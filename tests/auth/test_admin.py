@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from orin.cli.users import users_cli
 from orin.config import Settings
