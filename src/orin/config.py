@@ -215,6 +215,68 @@ class AuthSettings(Area):
     lockout_s: int = Field(900, ge=1, description="Seconds an account stays locked.")
 
 
+class MailSettings(Area):
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for outgoing mail; unset writes each mail to "
+        "<data_dir>/mail as an .eml file and logs it (embedded).",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str = Field("", description="SMTP user name (empty: no authentication).")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (587), tls (implicit, 465) or none (local relays)."
+    )
+    smtp_timeout_s: float = Field(15.0, gt=0, description="Seconds to wait for the server.")
+    sender: str = Field("ORIN <no-reply@orin.local>", description="From: of every mail.")
+    verify_token_ttl_s: int = Field(
+        48 * 3600, ge=60, description="Lifetime of an email verification link."
+    )
+    reset_token_ttl_s: int = Field(3600, ge=60, description="Lifetime of a password reset link.")
+    app_url: str | None = Field(
+        None,
+        description="Base URL of the web app used in mailed links; defaults to the public URL.",
+    )
+
+
+class MfaSettings(Area):
+    issuer: str = Field("ORIN", description="Issuer shown by authenticator apps.")
+    challenge_ttl_s: int = Field(
+        300, ge=30, description="Seconds to enter the code after the password was accepted."
+    )
+    recovery_codes: int = Field(10, ge=5, le=20, description="Recovery codes issued at enrolment.")
+
+
+class OidcSettings(Area):
+    """Providers are flat fields (``ORIN_OIDC_GOOGLE_CLIENT_ID``) so every setting keeps the
+    one-level ``ORIN_<AREA>_<FIELD>`` form."""
+
+    google_issuer: str | None = Field(
+        None,
+        description="Google's issuer (https://accounts.google.com; its discovery document is "
+        "read); unset disables Sign in with Google.",
+    )
+    google_client_id: str = Field("", description="OAuth client id registered with Google.")
+    google_client_secret: SecretStr = Field(SecretStr(""), description="Google client secret.")
+    google_scopes: str = Field("openid email profile", description="Scopes asked of Google.")
+    apple_issuer: str | None = Field(
+        None,
+        description="Apple's issuer (https://appleid.apple.com); unset disables Sign in with "
+        "Apple.",
+    )
+    apple_client_id: str = Field("", description="Services ID registered with Apple.")
+    apple_client_secret: SecretStr = Field(
+        SecretStr(""), description="Apple client secret (the signed JWT Apple expects)."
+    )
+    apple_scopes: str = Field("openid email name", description="Scopes asked of Apple.")
+    redirect_base_url: str | None = Field(
+        None,
+        description="Base URL providers redirect back to (<base>/api/v1/auth/oauth/<provider>/"
+        "callback); defaults to the public URL.",
+    )
+    http_timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for a provider.")
+
+
 class RateLimitSettings(Area):
     enabled: bool = Field(True, description="Apply rate limits (429 with Retry-After).")
     auth_per_ip: int = Field(
@@ -296,6 +358,11 @@ class Settings(BaseSettings):
     )
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Accounts and tokens.")
+    mail: MailSettings = Field(default_factory=MailSettings, description="Outgoing mail.")
+    mfa: MfaSettings = Field(default_factory=MfaSettings, description="Two-factor sign-in.")
+    oidc: OidcSettings = Field(
+        default_factory=OidcSettings, description="Sign-in with OpenID Connect providers."
+    )
     ratelimit: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="Request rate limits."
     )

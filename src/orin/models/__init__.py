@@ -3,7 +3,10 @@
 from orin.models.audit_entry import AuditEntry
 from orin.models.auth_session import AuthSession
 from orin.models.base import Base, metadata
+from orin.models.email_token import EmailToken, EmailTokenPurpose
 from orin.models.lease import Lease
+from orin.models.mfa_recovery_code import MfaRecoveryCode
+from orin.models.oauth_identity import OAuthIdentity
 from orin.models.outbox_message import OutboxMessage
 from orin.models.process_heartbeat import ProcessHeartbeat
 from orin.models.processed_message import ProcessedMessage
@@ -15,7 +18,11 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "EmailToken",
+    "EmailTokenPurpose",
     "Lease",
+    "MfaRecoveryCode",
+    "OAuthIdentity",
     "OutboxMessage",
     "Plan",
     "ProcessHeartbeat",

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orin.models.base import Base, new_id, utcnow
@@ -35,6 +35,9 @@ class User(Base):
     role: Mapped[UserRole] = mapped_column(String(20), default=UserRole.USER)
     plan: Mapped[Plan] = mapped_column(String(20), default=Plan.FREE)
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    """The TOTP seed sealed with `orin.kit.crypto` (set at enrolment, before confirmation)."""
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
