@@ -15,6 +15,7 @@ from orin.auth.tokens import AccessClaims, InvalidToken, verify_access_token
 from orin.deps import CacheDep, RateLimiterDep, SessionDep, SettingsDep
 from orin.errors import Forbidden
 from orin.models.user import User, UserRole
+from orin.runtime.infrastructure import Infrastructure
 from orin.security.ratelimit import client_ip
 
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login.")
@@ -35,9 +36,17 @@ ClientDep = Annotated[ClientInfo, Depends(get_client)]
 
 
 def get_auth_context(
-    settings: SettingsDep, keyring: KeyRingDep, cache: CacheDep, limiter: RateLimiterDep
+    request: Request,
+    settings: SettingsDep,
+    keyring: KeyRingDep,
+    cache: CacheDep,
+    limiter: RateLimiterDep,
 ) -> AuthContext:
-    return AuthContext(settings=settings, keyring=keyring, cache=cache, rate_limiter=limiter)
+    infra = cast(Infrastructure, request.state.infra)
+    return AuthContext(
+        settings=settings, keyring=keyring, cache=cache, rate_limiter=limiter,
+        sealer=infra.sealer,
+    )
 
 
 AuthContextDep = Annotated[AuthContext, Depends(get_auth_context)]

@@ -24,6 +24,7 @@ from orin.auth.passwords import PasswordPolicy, burn_password_check, hash_passwo
 from orin.auth.tokens import issue_access_token
 from orin.cache.base import Cache, RateLimiter
 from orin.config import Settings
+from orin.kit.crypto import Sealer
 from orin.errors import Conflict, NotFound, RateLimited, Unauthorized
 from orin.models.auth_session import AuthSession
 from orin.models.base import new_id, utcnow
@@ -67,6 +68,7 @@ class AuthContext:
     keyring: KeyRing
     cache: Cache
     rate_limiter: RateLimiter
+    sealer: Sealer
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,7 @@ class AuthService:
             ip=client.ip,
             user_agent=client.user_agent,
         )
-        return await self._start_session(db, ctx, user, client)
+        return await self.start_session(db, ctx, user, client)
 
     async def login(
         self,
@@ -194,7 +196,7 @@ class AuthService:
             ip=client.ip,
             user_agent=client.user_agent,
         )
-        return await self._start_session(db, ctx, user, client)
+        return await self.start_session(db, ctx, user, client)
 
     async def _failed_login(
         self, db: AsyncSession, ctx: AuthContext, user: User, client: ClientInfo, now: datetime
@@ -362,9 +364,10 @@ class AuthService:
             ctx.cache, session_ids, ttl_s=ctx.settings.auth.access_token_ttl_s + 60
         )
 
-    async def _start_session(
+    async def start_session(
         self, db: AsyncSession, ctx: AuthContext, user: User, client: ClientInfo
     ) -> IssuedTokens:
+        """Open a new session for ``user`` (credentials already checked) and issue its tokens."""
         now = utcnow()
         auth_session = AuthSession(
             id=new_id(),

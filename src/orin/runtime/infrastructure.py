@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import structlog
 
@@ -13,6 +14,7 @@ from orin.cache import CachePorts, create_cache_ports
 from orin.config import Settings
 from orin.db import Database
 from orin.errors import AdapterUnavailable
+from orin.kit.crypto import Sealer
 from orin.kit.secrets import resolve_secret_key
 from orin.migrate import current_revision, head_revision
 from orin.storage import ObjectStorage, create_storage
@@ -46,6 +48,11 @@ class Infrastructure:
     bus: Bus
     storage: ObjectStorage
     expected_revision: str | None = field(default=None)
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals secrets at rest with a key derived from this deployment's secret key."""
+        return Sealer(self.secret)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Infrastructure:
