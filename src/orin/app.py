@@ -32,6 +32,7 @@ from orin.observability.request_id import RequestIdMiddleware
 from orin.problems import UnhandledErrorMiddleware, install_problem_handlers
 from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.process import Role, Runtime
+from orin.security.body_limit import BodySizeLimitMiddleware
 from orin.security.headers import SecurityHeadersMiddleware
 from orin.storage.base import ObjectStorage
 from orin.storage.endpoints import router as storage_router
@@ -116,8 +117,14 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     # Starlette runs the last added middleware first: security headers, request id, then CORS,
-    # metrics and the last-resort error handler, so every log line and problem carries the
-    # request id, and every response (problems and CORS preflights too) the security headers.
+    # metrics, the last-resort error handler and the body size limit, so every log line and
+    # problem carries the request id, and every response (problems and CORS preflights too)
+    # the security headers.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.api.max_body_bytes,
+        exempt_prefixes=("/api/v1/storage/",),
+    )
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     if settings.api.cors_origins:

@@ -44,6 +44,9 @@ class ApiSettings(Area):
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API (CORS)."
     )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
+    )
     request_id_header: str = Field(
         "X-Request-ID", description="Header carrying the request id, read and echoed back."
     )

@@ -22,7 +22,7 @@ def normalize_email(raw: str) -> str:
     if len(raw) > 320:
         raise InvalidEmail("the email address is longer than 320 characters")
     try:
-        result = validate_email(raw.strip(), check_deliverability=False)
+        result = validate_email(raw.strip(" "), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidEmail(f"the email address is not valid: {exc}") from None
     local, _, domain = result.normalized.rpartition("@")

@@ -1,17 +1,21 @@
-"""`/api/v1/user/me*`: the caller's profile and signed-in sessions."""
+"""`/api/v1/user/me*`: the caller's profile, preferences, plan and signed-in sessions."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from orin.audit import record
 from orin.auth.deps import AuthContextDep, CallerDep, ClientDep, CurrentUser
 from orin.auth.schemas import SessionOut, UserOut
 from orin.auth.service import auth_service
 from orin.deps import SessionDep
+from orin.errors import Forbidden
 from orin.models.user import User
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
+from orin.users.plans import limits_for
+from orin.users.schemas import Channel, Preferences, PreferencesUpdate, Subscription
 
 router = APIRouter(
     prefix="/api/v1/user",
@@ -56,6 +60,55 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, db: SessionDep) -> U
         user.display_name = body.display_name.strip()
     await db.flush()
     return to_out(user)
+
+
+class EmailNotVerified(Forbidden):
+    type_slug = "email-not-verified"
+    title = "Email address not verified"
+
+
+def preferences_of(user: User) -> Preferences:
+    """The stored preferences, with defaults for anything never set."""
+    return Preferences.model_validate(user.preferences or {})
+
+
+@router.get("/me/preferences", operation_id="user_preferences")
+async def get_preferences(user: CurrentUser) -> Preferences:
+    """Time zone, locale, quiet hours and notification channels."""
+    return preferences_of(user)
+
+
+@router.patch(
+    "/me/preferences",
+    operation_id="user_update_preferences",
+    responses=problem_responses(403, 422),
+)
+async def update_preferences(
+    body: PreferencesUpdate, user: CurrentUser, db: SessionDep, client: ClientDep
+) -> Preferences:
+    """Change some preferences; email notifications need a verified address."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    merged = Preferences.model_validate({**preferences_of(user).model_dump(), **changes})
+    if Channel.EMAIL in merged.channels and user.email_verified_at is None:
+        raise EmailNotVerified("verify your email address before turning on email notifications")
+    user.preferences = merged.model_dump(mode="json")
+    await record(
+        db,
+        action="user.preferences_changed",
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        details={"fields": sorted(changes)},
+    )
+    return merged
+
+
+@router.get("/me/subscription", operation_id="user_subscription")
+async def subscription(user: CurrentUser) -> Subscription:
+    """The account's plan and its limits."""
+    return Subscription(plan=user.plan, limits=limits_for(user.plan))
 
 
 @router.get("/me/sessions", operation_id="user_sessions")
