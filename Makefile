@@ -46,3 +46,4 @@ check: lint typecheck
 bench: setup ## benchmarks print figures against a baseline in the same run
 	$(UV) run --frozen python bench/bus_bench.py
 	$(UV) run --frozen python bench/outbox_bench.py
+	$(UV) run --frozen python bench/auth_bench.py
