@@ -11,6 +11,7 @@ from rich.table import Table
 
 from orin.cli.audit import audit_cli
 from orin.cli.errors import plain_errors
+from orin.cli.keys import keys_cli
 from orin.cli.users import users_cli
 from orin.config import Settings, load_settings
 
@@ -24,6 +25,7 @@ cli = typer.Typer(
 
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(keys_cli, name="keys")
 
 HostOption = Annotated[
     str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1; ORIN_API_HOST).")

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 from typer.testing import CliRunner, Result
 
+from orin.cli.keys import keys_cli
 from orin.cli.users import users_cli
 from orin.config import Settings
 from tests.auth.conftest import sign_up
@@ -58,3 +59,19 @@ async def test_unknown_account_for_set_role_is_one_line(auth_settings: Settings)
     result = await set_role("nobody@example.com", "admin", env)
     assert result.exit_code == 3
     assert "no account" in result.output
+
+
+async def test_cli_rotation_is_picked_up_by_the_running_api(
+    client: httpx.AsyncClient, auth_settings: Settings
+) -> None:
+    user = await sign_up(client)
+    env = {"ORIN_DATABASE_URL": auth_settings.database_url}
+
+    def invoke() -> Result:
+        return CliRunner().invoke(keys_cli, ["rotate-signing-key"], env=env)
+
+    result = await asyncio.to_thread(invoke)
+    assert result.exit_code == 0, result.output
+    assert "signing key rotated" in result.output
+    # The old token still verifies after the rotation.
+    assert (await client.get("/api/v1/user/me", headers=user.auth)).status_code == 200
