@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.backends",
     "tests.fixtures.pgbouncer",
+    "tests.fixtures.oidc",
 ]
 
 
