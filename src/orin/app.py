@@ -21,6 +21,7 @@ from orin import __version__
 from orin.admin.endpoints import router as admin_router
 from orin.auth.endpoints import router as auth_router
 from orin.auth.keys import KeyRing
+from orin.auth.mfa_endpoints import router as auth_mfa_router
 from orin.auth.oidc_endpoints import router as oidc_router
 from orin.bus.base import Bus
 from orin.cache.base import Cache, PubSub, RateLimiter
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(storage_router)
     app.include_router(auth_router)
+    app.include_router(auth_mfa_router)
     app.include_router(oidc_router)
     app.include_router(users_router)
     app.include_router(admin_router)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from orin.auth.cookies import clear_session_cookies, refresh_token_from_cookie, set_session_cookies
 from orin.auth.deps import AuthContextDep, CallerDep, ClientDep, KeyRingDep
+from orin.auth.mfa import MfaChallenge, MfaRequired
 from orin.auth.schemas import Credentials, RefreshRequest, Registration, TokenPair, UserOut
 from orin.auth.service import AuthContext, InvalidRefreshToken, IssuedTokens, auth_service
 from orin.deps import SessionDep
@@ -94,14 +95,21 @@ async def login(
     ctx: AuthContextDep,
     client: ClientDep,
     response: Response,
-) -> TokenPair:
-    """Sign in with email and password. Unknown emails and wrong passwords get the same 401."""
+) -> TokenPair | MfaRequired:
+    """Sign in with email and password. Unknown emails and wrong passwords get the same 401.
+
+    When the account has two-step sign-in on, the answer is `MfaRequired` (``mfa_required:
+    true``, no tokens yet): send its ``challenge_token`` with a code to
+    ``/api/v1/auth/mfa/verify``.
+    """
     outcome = await auth_service.login(
         db, ctx, email=body.email, password=body.password, client=client
     )
     if isinstance(outcome, OrinError):
         await db.commit()  # keep the failure count and audit entry, then refuse
         raise outcome
+    if isinstance(outcome, MfaChallenge):
+        return MfaRequired(challenge_token=outcome.token, expires_in=outcome.expires_in)
     return token_pair(outcome, ctx, response, use_cookie=body.use_cookie)
 
 

@@ -20,12 +20,13 @@ from orin.audit.service import record
 from orin.auth import repository, session_cache
 from orin.auth.emails import InvalidEmail, normalize_email
 from orin.auth.keys import KeyRing
+from orin.auth.mfa import MfaChallenge, mfa_service
 from orin.auth.passwords import PasswordPolicy, burn_password_check, hash_password, verify_password
 from orin.auth.tokens import issue_access_token
 from orin.cache.base import Cache, RateLimiter
 from orin.config import Settings
-from orin.kit.crypto import Sealer
 from orin.errors import Conflict, NotFound, RateLimited, Unauthorized
+from orin.kit.crypto import Sealer
 from orin.models.auth_session import AuthSession
 from orin.models.base import new_id, utcnow
 from orin.models.refresh_token import RefreshToken
@@ -143,11 +144,12 @@ class AuthService:
         email: str,
         password: str,
         client: ClientInfo,
-    ) -> IssuedTokens | Unauthorized | RateLimited:
+    ) -> IssuedTokens | MfaChallenge | Unauthorized | RateLimited:
         """Check the credentials; a refusal is returned (to be committed), not raised.
 
         Unknown addresses and wrong passwords get the same answer after the same bcrypt work.
-        Too many failures in a row lock the account for `lockout_s`.
+        Too many failures in a row lock the account for `lockout_s`. An account with two-step
+        sign-in on gets an `MfaChallenge` instead of tokens (see `orin.auth.mfa`).
         """
         limits = ctx.settings.ratelimit
         try:
@@ -187,6 +189,9 @@ class AuthService:
             return await self._failed_login(db, ctx, user, client, now)
         user.failed_logins = 0
         user.locked_until = None
+        if user.mfa_enabled_at is not None:
+            # The password was right; the session starts only once the second factor is too.
+            return await mfa_service.open_challenge(db, ctx, user, client)
         await record(
             db,
             action="auth.login",
