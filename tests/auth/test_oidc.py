@@ -14,9 +14,10 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
@@ -257,6 +258,47 @@ async def test_a_verified_email_links_the_existing_password_account(
         "/api/v1/auth/login", json={"email": member.email, "password": STRONG_PASSWORD}
     )
     assert login.status_code == 200
+
+
+async def test_an_account_with_two_step_sign_in_must_still_enter_its_code(
+    client: httpx.AsyncClient,
+    other_browser: httpx.AsyncClient,
+    oidc_provider: OidcTestProvider,
+    auth_settings: Settings,
+) -> None:
+    member = await sign_up(client)
+    await confirm_email(auth_settings, member.user_id)
+    enrol = await client.post(
+        "/api/v1/auth/mfa/enrol", json={"password": STRONG_PASSWORD}, headers=member.auth
+    )
+    totp = pyotp.TOTP(enrol.json()["secret"])
+    confirmed = await client.post(
+        "/api/v1/auth/mfa/confirm", json={"code": totp.now()}, headers=member.auth
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    person = await oidc_provider.add_account(email=member.email, email_verified=True)
+
+    response = await sign_in(other_browser, oidc_provider, person, return_to="/cameras")
+    assert response.status_code == 302, response.text
+    location = urlsplit(response.headers["location"])
+    assert location.path == "/login/mfa"
+    assert not location.query, "the challenge must not travel in the query string"
+    fragment = dict(parse_qsl(location.fragment))
+    assert fragment["return_to"] == "/cameras"
+    assert REFRESH_COOKIE not in " ".join(response.headers.get_list("set-cookie"))
+
+    # The provider alone opens nothing; the code finishes the sign-in.
+    assert (await other_browser.post("/api/v1/auth/refresh")).status_code in (401, 403)
+    verify = await other_browser.post(
+        "/api/v1/auth/mfa/verify",
+        json={
+            "challenge_token": fragment["challenge"],
+            "recovery_code": confirmed.json()["recovery_codes"][0],
+            "use_cookie": True,
+        },
+    )
+    assert verify.status_code == 200, verify.text
+    assert (await profile(other_browser))["id"] == member.user_id
 
 
 async def test_an_unverified_provider_email_of_an_existing_account_is_refused(

@@ -60,6 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orin.audit.service import record
 from orin.auth import repository
 from orin.auth.emails import normalize_email
+from orin.auth.mfa import MfaChallenge, mfa_service
 from orin.auth.service import AuthContext, ClientInfo, IssuedTokens, auth_service
 from orin.config import Settings
 from orin.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized
@@ -389,10 +390,12 @@ def safe_return_to(value: str | None) -> str:
 class CompletedSignIn:
     """A finished sign-in: the new session's tokens and where the browser goes next."""
 
-    tokens: IssuedTokens
+    tokens: IssuedTokens | None
+    """None when the account has two-step sign-in: then `mfa_challenge` is set instead."""
     return_to: str
     user_created: bool
     identity_linked: bool
+    mfa_challenge: MfaChallenge | None = None
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -630,6 +633,16 @@ class OidcService:
             user_agent=client.user_agent,
             details={"provider": provider.name, "new_user": created},
         )
+        if user.mfa_enabled_at is not None:
+            # The provider proved the first factor only; the account asks for its second.
+            challenge = await mfa_service.open_challenge(db, ctx, user, client)
+            return CompletedSignIn(
+                tokens=None,
+                return_to=flow.return_to,
+                user_created=created,
+                identity_linked=linked,
+                mfa_challenge=challenge,
+            )
         tokens = await auth_service.start_session(db, ctx, user, client)
         logger.info(
             "oidc.signed_in",

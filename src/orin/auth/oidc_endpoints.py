@@ -80,6 +80,10 @@ def _set_binding_cookie(response: Response, settings: AuthSettings, value: str) 
     )
 
 
+MFA_PAGE = "/login/mfa"
+"""Where an account with two-step sign-in continues after the provider (the web app's page)."""
+
+
 def _login_error_url(error: str) -> str:
     code = error if _ERROR_CODE_FORMAT.fullmatch(error) else "oauth_failed"
     return f"{LOGIN_PATH}?{urlencode({'error': code})}"
@@ -177,6 +181,14 @@ async def _finish(
     if isinstance(outcome, OAuthAccountConflict):
         await db.commit()  # keep the refusal's audit entry, then refuse
         raise outcome
+    if outcome.mfa_challenge is not None:
+        # The web app asks for the code and posts it to /api/v1/auth/mfa/verify. The challenge
+        # rides in the fragment, which browsers never send to a server (so no access logs).
+        fragment = urlencode(
+            {"challenge": outcome.mfa_challenge.token, "return_to": outcome.return_to}
+        )
+        return RedirectResponse(f"{MFA_PAGE}#{fragment}", status_code=redirect_status)
+    assert outcome.tokens is not None
     response = RedirectResponse(outcome.return_to, status_code=redirect_status)
     max_age = int((outcome.tokens.refresh_expires_at - utcnow()).total_seconds())
     set_session_cookies(response, ctx.settings.auth, outcome.tokens.refresh_token, max_age)
