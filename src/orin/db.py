@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from sqlalchemy import event, text
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from orin.config import Settings
-from orin.errors import AdapterUnavailable
+from orin.errors import AdapterUnavailable, OrinError
 
 logger = structlog.get_logger(__name__)
 
@@ -149,6 +149,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def commit_refusal(session: AsyncSession, refusal: OrinError) -> NoReturn:
+    """Commit, then raise ``refusal``: for refusals whose bookkeeping must stick (a failed
+    login's count and audit entry, a reused refresh token's family revocation).
+
+    Services return such refusals instead of raising them; the endpoint, at the request
+    boundary, calls this.
+    """
+    await session.commit()
+    raise refusal
 
 
 def _reason(exc: BaseException) -> str:

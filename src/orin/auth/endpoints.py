@@ -16,6 +16,7 @@ from orin.auth.deps import AuthContextDep, CallerDep, ClientDep, KeyRingDep
 from orin.auth.mfa import MfaChallenge, MfaRequired
 from orin.auth.schemas import Credentials, RefreshRequest, Registration, TokenPair, UserOut
 from orin.auth.service import AuthContext, InvalidRefreshToken, IssuedTokens, auth_service
+from orin.db import commit_refusal
 from orin.deps import SessionDep
 from orin.errors import OrinError
 from orin.models.base import utcnow
@@ -106,8 +107,7 @@ async def login(
         db, ctx, email=body.email, password=body.password, client=client
     )
     if isinstance(outcome, OrinError):
-        await db.commit()  # keep the failure count and audit entry, then refuse
-        raise outcome
+        await commit_refusal(db, outcome)  # keep the failure count and audit entry, then refuse
     if isinstance(outcome, MfaChallenge):
         return MfaRequired(challenge_token=outcome.token, expires_in=outcome.expires_in)
     return token_pair(outcome, ctx, response, use_cookie=body.use_cookie)
@@ -136,8 +136,7 @@ async def refresh(
         raise InvalidRefreshToken("send a refresh_token in the body or the cookie")
     outcome = await auth_service.refresh(db, ctx, refresh_token=token, client=client)
     if isinstance(outcome, OrinError):
-        await db.commit()  # a reused token's family revocation must stick
-        raise outcome
+        await commit_refusal(db, outcome)  # a reused token's family revocation must stick
     return token_pair(outcome, ctx, response, use_cookie=use_cookie)
 
 

@@ -18,6 +18,7 @@ from orin.auth.endpoints import token_pair
 from orin.auth.mfa import RECOVERY_CODE_MAX_LENGTH, SecondFactor, mfa_service
 from orin.auth.schemas import TokenPair
 from orin.auth.service import auth_service
+from orin.db import commit_refusal
 from orin.deps import SessionDep
 from orin.errors import OrinError
 from orin.problems import problem_responses
@@ -166,8 +167,7 @@ async def mfa_enrol(
     """
     outcome = await mfa_service.enrol(db, ctx, user, password=body.password, client=client)
     if isinstance(outcome, OrinError):
-        await db.commit()  # keep the audit entry of the failed password check
-        raise outcome
+        await commit_refusal(db, outcome)  # keep the audit entry of the failed password check
     _no_store(response)
     return MfaEnrolment(secret=outcome.secret, otpauth_uri=outcome.otpauth_uri)
 
@@ -192,8 +192,7 @@ async def mfa_confirm(
     """
     outcome = await mfa_service.confirm(db, ctx, user, code=body.code, client=client)
     if isinstance(outcome, OrinError):
-        await db.commit()  # the wrong code's audit entry counts
-        raise outcome
+        await commit_refusal(db, outcome)  # the wrong code's audit entry counts
     _no_store(response)
     return RecoveryCodes(recovery_codes=outcome)
 
@@ -221,8 +220,7 @@ async def mfa_verify(
         db, ctx, challenge_token=body.challenge_token, factor=body.factor(), client=client
     )
     if isinstance(outcome, OrinError):
-        await db.commit()  # keep the failure's audit entry, then refuse
-        raise outcome
+        await commit_refusal(db, outcome)  # keep the failure's audit entry, then refuse
     tokens = await auth_service.start_session(db, ctx, outcome.user, client)
     pair = token_pair(tokens, ctx, response, use_cookie=body.use_cookie)
     return MfaTokenPair.model_validate(
@@ -249,8 +247,7 @@ async def mfa_disable(
         db, ctx, user, password=body.password, factor=body.factor(), client=client
     )
     if isinstance(outcome, OrinError):
-        await db.commit()  # keep the failure's audit entry, then refuse
-        raise outcome
+        await commit_refusal(db, outcome)  # keep the failure's audit entry, then refuse
 
 
 @router.post(
@@ -272,7 +269,6 @@ async def mfa_regenerate_recovery_codes(
         db, ctx, user, factor=body.factor(), client=client
     )
     if isinstance(outcome, OrinError):
-        await db.commit()  # keep the failure's audit entry, then refuse
-        raise outcome
+        await commit_refusal(db, outcome)  # keep the failure's audit entry, then refuse
     _no_store(response)
     return RecoveryCodes(recovery_codes=outcome)

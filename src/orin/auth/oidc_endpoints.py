@@ -37,6 +37,7 @@ from orin.auth.oidc import (
     oidc_service,
 )
 from orin.config import AuthSettings
+from orin.db import commit_refusal
 from orin.deps import SessionDep, SettingsDep
 from orin.errors import BadRequest
 from orin.models.base import utcnow
@@ -179,8 +180,7 @@ async def _finish(
         name_hint=_apple_name(params.get("user")),
     )
     if isinstance(outcome, OAuthAccountConflict):
-        await db.commit()  # keep the refusal's audit entry, then refuse
-        raise outcome
+        await commit_refusal(db, outcome)  # keep the refusal's audit entry, then refuse
     if outcome.mfa_challenge is not None:
         # The web app asks for the code and posts it to /api/v1/auth/mfa/verify. The challenge
         # rides in the fragment, which browsers never send to a server (so no access logs).
