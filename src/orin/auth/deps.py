@@ -44,7 +44,10 @@ def get_auth_context(
 ) -> AuthContext:
     infra = cast(Infrastructure, request.state.infra)
     return AuthContext(
-        settings=settings, keyring=keyring, cache=cache, rate_limiter=limiter,
+        settings=settings,
+        keyring=keyring,
+        cache=cache,
+        rate_limiter=limiter,
         sealer=infra.sealer,
     )
 

@@ -30,8 +30,9 @@ class Sealer:
     def __init__(self, secret: bytes) -> None:
         if not secret:
             raise ValueError("sealing needs a non-empty secret key")
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"orin:seal:v1").derive(secret)
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"orin:seal:v1").derive(
+            secret
+        )
         self._aead = AESGCM(key)
         self.key_id = hashlib.sha256(key).hexdigest()[:8]
 
