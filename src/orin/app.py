@@ -19,6 +19,7 @@ from prometheus_client import (
 
 from orin import __version__
 from orin.admin.endpoints import router as admin_router
+from orin.auth.email_endpoints import router as email_router
 from orin.auth.endpoints import router as auth_router
 from orin.auth.keys import KeyRing
 from orin.auth.mfa_endpoints import router as auth_mfa_router
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(storage_router)
     app.include_router(auth_router)
     app.include_router(auth_mfa_router)
+    app.include_router(email_router)
     app.include_router(oidc_router)
     app.include_router(users_router)
     app.include_router(admin_router)

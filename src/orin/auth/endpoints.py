@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from orin.auth.cookies import clear_session_cookies, refresh_token_from_cookie, set_session_cookies
 from orin.auth.deps import AuthContextDep, CallerDep, ClientDep, KeyRingDep
+from orin.auth.email_flows import send_verification
 from orin.auth.mfa import MfaChallenge, MfaRequired
 from orin.auth.schemas import Credentials, RefreshRequest, Registration, TokenPair, UserOut
 from orin.auth.service import AuthContext, InvalidRefreshToken, IssuedTokens, auth_service
@@ -81,6 +82,7 @@ async def register(
         display_name=body.display_name,
         client=client,
     )
+    await send_verification(db, ctx, tokens.user)
     return token_pair(tokens, ctx, response, use_cookie=body.use_cookie)
 
 

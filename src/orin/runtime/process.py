@@ -16,6 +16,7 @@ from typing import Literal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orin.auth import email_tasks
 from orin.auth.keys import KeyRing
 from orin.bus.base import Message
 from orin.config import Settings
@@ -32,7 +33,7 @@ Role = Literal["api", "worker", "scheduler"]
 ALL_ROLES: tuple[Role, ...] = ("api", "worker", "scheduler")
 
 # Importing a task module registers its tasks.
-_TASK_MODULES = (maintenance,)
+_TASK_MODULES = (maintenance, email_tasks)
 
 
 class Runtime:
