@@ -8,14 +8,17 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bcrypt
 import httpx
 import pytest
 import structlog
 from aiohttp import web
+from asgi_lifespan import LifespanManager
 from structlog.typing import EventDict
 
+from orin.app import create_app
 from orin.auth import passwords
 from orin.auth.passwords import (
     PASSWORD_MAX_LENGTH,
@@ -29,8 +32,9 @@ from orin.auth.passwords import (
     parse_range_response,
     verify_password,
 )
-from orin.config import AuthSettings
+from orin.config import AuthSettings, Settings
 from orin.errors import BadRequest
+from orin.migrate import upgrade
 from tests.fixtures.services import free_port
 
 FAST = 4
@@ -493,3 +497,33 @@ def test_parse_range_response_ignores_padding_and_rejects_garbage() -> None:
     assert parse_range_response(f"{suffix.lower()}:10\n", suffix) == 10
     with pytest.raises(ValueError, match="malformed"):
         parse_range_response(f"{suffix}:10\n<html>", suffix)
+
+
+async def test_registration_with_a_breached_password_is_refused_helpfully(
+    range_api: RangeApi, tmp_path: Path
+) -> None:
+    """Through HTTP: the API's answer reaches the person as a 422 naming the breach."""
+    range_api.breach(STRONG, 51_259)
+    settings = Settings(
+        data_dir=tmp_path,
+        auth=AuthSettings(bcrypt_rounds=4, breached_api_url=range_api.url),
+    )
+    upgrade(settings.database_url)
+    app = create_app(settings, configure_logs=False)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://orin.test") as http:
+            refused = await http.post(
+                "/api/v1/auth/register", json={"email": "b@example.com", "password": STRONG}
+            )
+            accepted = await http.post(
+                "/api/v1/auth/register",
+                json={"email": "b@example.com", "password": STRONG + "-unseen-7Q"},
+            )
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["type"].endswith("/weak-password")
+    assert "data breach" in body["detail"]
+    assert "51" in body["detail"]
+    assert [reason["code"] for reason in body["reasons"]] == ["breached"]
+    assert accepted.status_code == 201, accepted.text
