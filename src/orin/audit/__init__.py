@@ -3,10 +3,21 @@
 from orin.audit.service import (
     GENESIS_HASH,
     ChainReport,
+    RequestOrigin,
+    audit_event,
     entry_hash,
     list_entries,
     record,
     verify_chain,
 )
 
-__all__ = ["GENESIS_HASH", "ChainReport", "entry_hash", "list_entries", "record", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "ChainReport",
+    "RequestOrigin",
+    "audit_event",
+    "entry_hash",
+    "list_entries",
+    "record",
+    "verify_chain",
+]

@@ -25,7 +25,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import String
@@ -261,3 +261,36 @@ async def list_entries(
         target_id=target_id,
     )
     return list(entries)
+
+
+class RequestOrigin(Protocol):
+    """Where a request came from (`orin.auth.service.ClientInfo` is one)."""
+
+    @property
+    def ip(self) -> str: ...
+
+    @property
+    def user_agent(self) -> str: ...
+
+
+async def audit_event(
+    db: AsyncSession,
+    client: RequestOrigin,
+    *,
+    action: str,
+    actor_id: str | None,
+    target_type: str = "",
+    target_id: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """`record` with the request's origin (IP and user agent) taken from ``client``."""
+    await record(
+        db,
+        action=action,
+        actor_id=actor_id,
+        target_type=target_type,
+        target_id=target_id,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        details=details,
+    )

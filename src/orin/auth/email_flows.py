@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orin.audit.service import record
+from orin.audit import audit_event
 from orin.auth import repository, service, session_cache
 from orin.auth.emails import normalize_email
 from orin.auth.passwords import PasswordPolicy, hash_password
@@ -248,14 +248,13 @@ async def verify_email(db: AsyncSession, ctx: AuthContext, token: str, client: C
     await _retire_tokens(db, user.id, EmailTokenPurpose.VERIFY_EMAIL, now)
     if user.email_verified_at is None:
         user.email_verified_at = now
-    await record(
+    await audit_event(
         db,
+        client,
         action="auth.email_verified",
         actor_id=user.id,
         target_type="user",
         target_id=user.id,
-        ip=client.ip,
-        user_agent=client.user_agent,
         details={"email_token_id": row.id},
     )
     logger.info("auth.email_verified", user_id=user.id)
@@ -285,14 +284,13 @@ async def forgot_password(
     user = await repository.user_by_email(db, normalized)
     if user is None:
         _new_token(ctx)  # the same hashing and sealing as a real request, thrown away
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.password_reset_requested",
             actor_id=None,
             target_type="email",
             target_id=digest,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"account": "unknown"},
         )
         logger.info("auth.password_reset_requested", account="unknown", email_digest=digest)
@@ -300,14 +298,13 @@ async def forgot_password(
     row = await _issue(
         db, ctx, user, EmailTokenPurpose.RESET_PASSWORD, ctx.settings.mail.reset_token_ttl_s
     )
-    await record(
+    await audit_event(
         db,
+        client,
         action="auth.password_reset_requested",
         actor_id=None,
         target_type="user",
         target_id=user.id,
-        ip=client.ip,
-        user_agent=client.user_agent,
         details={"account": "known", "email_token_id": row.id},
     )
     logger.info("auth.password_reset_requested", account="known", user_id=user.id)
@@ -340,14 +337,13 @@ async def reset_password(
         user.email_verified_at = now
     await _retire_tokens(db, user.id, EmailTokenPurpose.RESET_PASSWORD, now)
     revoked = await revoke_all_sessions(db, ctx, user.id, "password_reset")
-    await record(
+    await audit_event(
         db,
+        client,
         action="auth.password_reset",
         actor_id=user.id,
         target_type="user",
         target_id=user.id,
-        ip=client.ip,
-        user_agent=client.user_agent,
         details={"email_token_id": row.id, "sessions_revoked": revoked},
     )
     logger.info("auth.password_reset", user_id=user.id, sessions_revoked=revoked)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orin.audit.service import record
+from orin.audit import audit_event
 from orin.auth.passwords import burn_password_check, verify_password
 from orin.errors import Conflict, Forbidden, OrinError, RateLimited, Unauthorized
 from orin.kit.crypto import SealError
@@ -287,14 +287,13 @@ class MfaService:
         uri = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL_S).provisioning_uri(
             name=user.email, issuer_name=ctx.settings.mfa.issuer
         )
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.mfa_enrolment_started",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
         )
         logger.info("auth.mfa_enrolment_started", user_id=user.id)
         return Enrolment(secret=secret, otpauth_uri=uri)
@@ -320,14 +319,13 @@ class MfaService:
             return outcome
         user.mfa_enabled_at = utcnow()
         codes = await self._replace_recovery_codes(db, ctx, user)
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.mfa_enabled",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"recovery_codes": len(codes)},
         )
         logger.info("auth.mfa_enabled", user_id=user.id)
@@ -357,14 +355,13 @@ class MfaService:
         user.totp_secret_sealed = None
         user.mfa_enabled_at = None
         await db.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.mfa_disabled",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"method": outcome.method},
         )
         logger.info("auth.mfa_disabled", user_id=user.id)
@@ -388,14 +385,13 @@ class MfaService:
         if isinstance(outcome, OrinError):
             return outcome
         codes = await self._replace_recovery_codes(db, ctx, user)
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.mfa_recovery_codes_regenerated",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"recovery_codes": len(codes)},
         )
         logger.info("auth.mfa_recovery_codes_regenerated", user_id=user.id)
@@ -411,14 +407,13 @@ class MfaService:
         ttl_s = ctx.settings.mfa.challenge_ttl_s
         value = json.dumps({"user_id": user.id, "ip": client.ip[:64]}).encode()
         await ctx.cache.set(challenge_key(token), value, ttl_s=ttl_s)
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.mfa_challenged",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
         )
         return MfaChallenge(token=token, expires_in=ttl_s)
 
@@ -469,14 +464,13 @@ class MfaService:
         if await ctx.cache.delete(key) == 0:
             return InvalidMfaChallenge("this sign-in challenge was already used; sign in again")
         await ctx.cache.delete(key + ":failures")
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.login",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"mfa": outcome.method, "password_ip": str(opened.get("ip", ""))},
         )
         return MfaVerified(
@@ -505,14 +499,13 @@ class MfaService:
             )
         if await verify_password(password, user.password_hash):
             return None
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.mfa_reauth_failed",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"context": context},
         )
         return SecondFactorRefused("the password is wrong")
@@ -551,14 +544,13 @@ class MfaService:
         if accepted is not None:
             await ctx.cache.delete(failures_key)
             if accepted.method == "recovery_code":
-                await record(
+                await audit_event(
                     db,
+                    client,
                     action="auth.mfa_recovery_code_used",
                     actor_id=user.id,
                     target_type="user",
                     target_id=user.id,
-                    ip=client.ip,
-                    user_agent=client.user_agent,
                     details={"context": context, "remaining": accepted.recovery_codes_remaining},
                 )
                 logger.info(
@@ -569,14 +561,13 @@ class MfaService:
             return accepted
         failures = await ctx.cache.incr(failures_key, ttl_s=USER_FAILURE_WINDOW_S)
         method = "recovery_code" if factor.recovery_code is not None else "totp"
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.mfa_failed",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"context": context, "method": method, "failures": failures},
         )
         if failures >= MAX_WRONG_CODES_PER_USER:

@@ -57,7 +57,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orin.audit.service import record
+from orin.audit import audit_event
 from orin.auth import repository
 from orin.auth.emails import normalize_email
 from orin.auth.mfa import MfaChallenge, mfa_service
@@ -623,14 +623,13 @@ class OidcService:
         if isinstance(outcome, OAuthAccountConflict):
             return outcome
         user, created, linked = outcome
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.oauth_login",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"provider": provider.name, "new_user": created},
         )
         if user.mfa_enabled_at is not None:
@@ -753,14 +752,13 @@ class OidcService:
             raise Conflict(
                 "an account with this email address was just created; try again"
             ) from None
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.register",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"provider": provider.name},
         )
         await self._link(db, provider, claims, user, client, email, created=True)
@@ -792,14 +790,13 @@ class OidcService:
             raise Conflict(
                 f"this {provider.title} account was just linked by another request; try again"
             ) from None
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.oauth_linked",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"provider": provider.name, "new_user": created},
         )
 
@@ -812,14 +809,13 @@ class OidcService:
         client: ClientInfo,
     ) -> OAuthAccountConflict:
         reason = "provider_unverified" if not claims.email_verified else "orin_unverified"
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.oauth_refused",
             actor_id=None,
             target_type="user",
             target_id=existing.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"provider": provider.name, "reason": reason},
         )
         logger.warning("oidc.link_refused", provider=provider.name, reason=reason)

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orin.audit.service import record
+from orin.audit import audit_event
 from orin.auth import repository, session_cache
 from orin.auth.emails import InvalidEmail, normalize_email
 from orin.auth.keys import KeyRing
@@ -125,14 +125,13 @@ class AuthService:
             await db.flush()
         except IntegrityError:
             raise Conflict("an account with this email address already exists") from None
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.register",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
         )
         return await self.start_session(db, ctx, user, client)
 
@@ -167,14 +166,13 @@ class AuthService:
         now = utcnow()
         if user is None or user.password_hash is None:
             await burn_password_check(password, rounds=ctx.settings.auth.bcrypt_rounds)
-            await record(
+            await audit_event(
                 db,
+                client,
                 action="auth.login_failed",
                 actor_id=None,
                 target_type="email",
                 target_id=email_digest(normalized),
-                ip=client.ip,
-                user_agent=client.user_agent,
                 details={"reason": "unknown_account"},
             )
             return InvalidCredentials(WRONG_CREDENTIALS)
@@ -192,14 +190,13 @@ class AuthService:
         if user.mfa_enabled_at is not None:
             # The password was right; the session starts only once the second factor is too.
             return await mfa_service.open_challenge(db, ctx, user, client)
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.login",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
         )
         return await self.start_session(db, ctx, user, client)
 
@@ -207,14 +204,13 @@ class AuthService:
         self, db: AsyncSession, ctx: AuthContext, user: User, client: ClientInfo, now: datetime
     ) -> Unauthorized | RateLimited:
         user.failed_logins += 1
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.login_failed",
             actor_id=None,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"reason": "wrong_password", "failures": user.failed_logins},
         )
         if user.failed_logins < ctx.settings.auth.lockout_threshold:
@@ -222,14 +218,13 @@ class AuthService:
         lockout_s = ctx.settings.auth.lockout_s
         user.locked_until = now + timedelta(seconds=lockout_s)
         user.failed_logins = 0
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.account_locked",
             actor_id=None,
             target_type="user",
             target_id=user.id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"locked_for_s": lockout_s},
         )
         logger.warning("auth.account_locked", user_id=user.id, locked_for_s=lockout_s)
@@ -257,14 +252,13 @@ class AuthService:
             return InvalidRefreshToken("this session was signed out; sign in again")
         if row.rotated_at is not None or not await repository.mark_rotated(db, token_hash, now):
             await self._revoke(db, ctx, [auth_session.id], "refresh_reuse")
-            await record(
+            await audit_event(
                 db,
+                client,
                 action="auth.refresh_reuse",
                 actor_id=auth_session.user_id,
                 target_type="session",
                 target_id=auth_session.id,
-                ip=client.ip,
-                user_agent=client.user_agent,
             )
             logger.warning("auth.refresh_reuse", session_id=auth_session.id)
             return InvalidRefreshToken(
@@ -293,14 +287,13 @@ class AuthService:
     ) -> None:
         """Sign the session out: its refresh token and access tokens stop working at once."""
         await self._revoke(db, ctx, [session_id], "logout")
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.logout",
             actor_id=user_id,
             target_type="session",
             target_id=session_id,
-            ip=client.ip,
-            user_agent=client.user_agent,
         )
 
     async def list_sessions(self, db: AsyncSession, user_id: str) -> list[AuthSession]:
@@ -320,14 +313,13 @@ class AuthService:
         if target is None or target.user_id != user_id or target.revoked_at is not None:
             raise NotFound("no such session")
         await self._revoke(db, ctx, [session_id], "revoked_by_user")
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.session_revoked",
             actor_id=user_id,
             target_type="session",
             target_id=session_id,
-            ip=client.ip,
-            user_agent=client.user_agent,
         )
 
     async def revoke_other_sessions(
@@ -346,14 +338,13 @@ class AuthService:
             if s.id != keep_session_id
         ]
         await self._revoke(db, ctx, others, "revoked_by_user")
-        await record(
+        await audit_event(
             db,
+            client,
             action="auth.sessions_revoked",
             actor_id=user_id,
             target_type="user",
             target_id=user_id,
-            ip=client.ip,
-            user_agent=client.user_agent,
             details={"count": len(others)},
         )
         return len(others)
