@@ -96,7 +96,7 @@ class MfaDisableRequest(SecondFactorIn):
 
 
 class MfaRegenerateRequest(SecondFactorIn):
-    pass
+    """A current code (or an unused recovery code) proves the phone is still at hand."""
 
 
 class RecoveryCodes(BaseModel):
