@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from asgi_lifespan import LifespanManager
 
+from orin.app import create_app
+from orin.config import RateLimitSettings, Settings
 from tests.auth.conftest import STRONG_PASSWORD, sign_up, unique_email
 
 
@@ -171,3 +174,23 @@ async def test_profile_update_and_jwks(client: httpx.AsyncClient) -> None:
     keys = (await client.get("/api/v1/auth/jwks.json")).json()["keys"]
     assert keys
     assert all(key["kty"] == "RSA" and key["alg"] == "RS256" and "d" not in key for key in keys)
+
+
+async def test_each_user_has_their_own_request_budget(auth_settings: Settings) -> None:
+    settings = auth_settings.model_copy(
+        update={"ratelimit": RateLimitSettings(api_per_user=3, api_per_ip=1000)}
+    )
+    app = create_app(settings, configure_logs=False)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://orin.test") as http:
+            alice = await sign_up(http)
+            bob = await sign_up(http)
+            codes = [
+                (await http.get("/api/v1/user/me", headers=alice.auth)).status_code
+                for _ in range(4)
+            ]
+            assert codes == [200, 200, 200, 429]
+            refused = await http.get("/api/v1/user/me", headers=alice.auth)
+            assert int(refused.headers["retry-after"]) >= 1
+            assert (await http.get("/api/v1/user/me", headers=bob.auth)).status_code == 200

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import update
 
+from orin.app import create_app
+from orin.auth.deps import VerifiedUser
+from orin.config import Settings
+from orin.db import Database
+from orin.models.base import utcnow
+from orin.models.user import User
 from tests.auth.conftest import sign_up
 
 
@@ -77,3 +85,30 @@ async def test_each_user_sees_only_their_own_settings(client: httpx.AsyncClient)
     )
     bobs = (await client.get("/api/v1/user/me/preferences", headers=bob.auth)).json()
     assert bobs["timezone"] == "UTC"
+
+
+async def test_verified_user_dependency_needs_a_verified_address(
+    auth_settings: Settings,
+) -> None:
+    app = create_app(auth_settings, configure_logs=False)
+
+    @app.post("/test/share")
+    async def share(user: VerifiedUser) -> dict[str, str]:
+        return {"shared_by": user.id}
+
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://orin.test") as http:
+            user = await sign_up(http)
+            refused = await http.post("/test/share", headers=user.auth)
+            assert refused.status_code == 403
+            assert refused.json()["type"].endswith("/email-not-verified")
+            database = Database(auth_settings)
+            async with database.transaction() as session:
+                await session.execute(
+                    update(User).where(User.id == user.user_id).values(email_verified_at=utcnow())
+                )
+            await database.dispose()
+            allowed = await http.post("/test/share", headers=user.auth)
+            assert allowed.status_code == 200
+            assert allowed.json() == {"shared_by": user.user_id}

@@ -22,6 +22,7 @@ from orin.migrate import upgrade
 from orin.problems import PROBLEM_MEDIA_TYPE
 from orin.security.ratelimit import (
     ApiRateLimit,
+    ApiUserRateLimit,
     AuthRateLimit,
     RateLimit,
     bucket_key,
@@ -94,7 +95,10 @@ def build_app(settings: Settings) -> FastAPI:
     async def auth() -> dict[str, bool]:
         return {"ok": True}
 
-    @app.get("/test/api", dependencies=[Depends(fake_auth), Depends(ApiRateLimit)])
+    @app.get(
+        "/test/api",
+        dependencies=[Depends(fake_auth), Depends(ApiUserRateLimit), Depends(ApiRateLimit)],
+    )
     async def api() -> dict[str, bool]:
         return {"ok": True}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from orin.auth import session_cache
@@ -16,7 +16,7 @@ from orin.deps import CacheDep, RateLimiterDep, SessionDep, SettingsDep
 from orin.errors import Forbidden
 from orin.models.user import User, UserRole
 from orin.runtime.infrastructure import Infrastructure
-from orin.security.ratelimit import client_ip
+from orin.security.ratelimit import ApiUserRateLimit, client_ip
 
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login.")
 
@@ -65,13 +65,15 @@ class Caller:
 
 async def get_caller(
     request: Request,
+    response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     db: SessionDep,
     settings: SettingsDep,
     keyring: KeyRingDep,
     cache: CacheDep,
 ) -> Caller:
-    """The caller from ``Authorization: Bearer``; 401 when missing, invalid or signed out."""
+    """The caller from ``Authorization: Bearer``; 401 when missing, invalid or signed out,
+    429 when the user spent their per-user request budget."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidToken("sign in first: send `Authorization: Bearer <access token>`")
     claims = await verify_access_token(keyring, settings.auth, credentials.credentials)
@@ -82,6 +84,7 @@ async def get_caller(
     if user is None:
         raise InvalidToken("the account no longer exists")
     request.state.user_id = user.id
+    await ApiUserRateLimit(request, response)
     return Caller(user=user, claims=claims)
 
 
@@ -103,3 +106,25 @@ async def get_admin(caller: CallerDep) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin)]
+
+
+class EmailNotVerified(Forbidden):
+    type_slug = "email-not-verified"
+    title = "Email address not verified"
+
+
+async def get_verified_user(user: CurrentUser) -> User:
+    """The caller, if their email address is verified; 403 otherwise.
+
+    Unverified users may sign in and use their own cameras; what reaches other people
+    (sharing, invitations, email notifications) needs a verified address.
+    """
+    if user.email_verified_at is None:
+        raise EmailNotVerified(
+            "verify your email address first: sharing, invitations and email notifications "
+            "need it (POST /api/v1/auth/verify-email/resend sends the link again)"
+        )
+    return user
+
+
+VerifiedUser = Annotated[User, Depends(get_verified_user)]

@@ -173,10 +173,12 @@ Attach with ``APIRouter(dependencies=[Depends(AuthRateLimit)])`` or per route.""
 
 ApiRateLimit = RateLimit(
     "api",
-    per_user=lambda settings: settings.ratelimit.api_per_user,
     per_ip=lambda settings: settings.ratelimit.api_per_ip,
 )
-"""The API: ``api_per_user`` requests per user and ``api_per_ip`` per IP, each per minute.
+"""The API: ``api_per_ip`` requests per IP per minute; attach to API routers. The per-user
+budget (`ApiUserRateLimit`) is spent by the authentication dependency itself."""
 
-Attach with ``Depends(ApiRateLimit)`` after the authentication dependency, so that the per-user
-bucket applies (see `RateLimit`)."""
+
+ApiUserRateLimit = RateLimit("api", per_user=lambda settings: settings.ratelimit.api_per_user)
+"""``api_per_user`` requests per signed-in user per minute; spent by the authentication
+dependency (`orin.auth.deps.get_caller`) once it knows the user."""

@@ -6,11 +6,10 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from orin.audit import record
-from orin.auth.deps import AuthContextDep, CallerDep, ClientDep, CurrentUser
+from orin.auth.deps import AuthContextDep, CallerDep, ClientDep, CurrentUser, EmailNotVerified
 from orin.auth.schemas import SessionOut, UserOut
 from orin.auth.service import auth_service
 from orin.deps import SessionDep
-from orin.errors import Forbidden
 from orin.models.user import User
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
@@ -60,11 +59,6 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, db: SessionDep) -> U
         user.display_name = body.display_name.strip()
     await db.flush()
     return to_out(user)
-
-
-class EmailNotVerified(Forbidden):
-    type_slug = "email-not-verified"
-    title = "Email address not verified"
 
 
 def preferences_of(user: User) -> Preferences:
