@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from orin.audit import list_entries
 from orin.auth.deps import AdminUser
 from orin.deps import SessionDep
 from orin.problems import problem_responses
+from orin.security.ratelimit import ApiRateLimit
 
 router = APIRouter(
-    prefix="/api/v1/admin", tags=["admin"], responses=problem_responses(401, 403, 422)
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    dependencies=[Depends(ApiRateLimit)],
+    responses=problem_responses(401, 403, 422, 429),
 )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orin.audit import audit_event
-from orin.auth import repository, service, session_cache
+from orin.auth import repository, service
 from orin.auth.emails import normalize_email
 from orin.auth.passwords import PasswordPolicy, hash_password
 from orin.errors import BadRequest, Conflict
@@ -187,22 +186,12 @@ async def _claim(db: AsyncSession, row: EmailToken, now: datetime) -> None:
 
 
 async def revoke_all_sessions(db: AsyncSession, ctx: AuthContext, user_id: str, reason: str) -> int:
-    """Revoke every live session of the user; returns how many.
-
-    Does what `AuthService` does when it revokes: the rows are marked and flushed, then the
-    session cache learns at once (before the commit, erring on the safe side) so access
-    tokens of those sessions stop working on every replica.
-    """
-    session_ids: Sequence[str] = [
+    """Revoke every live session of the user (through `AuthService.revoke`); returns how many."""
+    session_ids = [
         auth_session.id for auth_session in await repository.active_sessions(db, user_id, utcnow())
     ]
-    if not session_ids:
-        return 0
-    await repository.revoke_sessions(db, session_ids, utcnow(), reason)
-    await db.flush()
-    await session_cache.mark_revoked(
-        ctx.cache, list(session_ids), ttl_s=ctx.settings.auth.access_token_ttl_s + 60
-    )
+    if session_ids:
+        await service.auth_service.revoke(db, ctx, session_ids, reason)
     return len(session_ids)
 
 

@@ -121,11 +121,18 @@ class KeyRing:
         for row in rows:
             if row.expires_at is not None and row.expires_at <= now:
                 continue
-            private_key = load_private_key(row.private_pem)
+            known = self._keys.get(row.kid)
+            if known is not None:
+                # Already parsed: only its retirement may have changed.
+                private_key, jwk = known.private_key, known.jwk
+            else:
+                # Parsing checks the RSA key (milliseconds of CPU): keep it off the event loop.
+                private_key = await asyncio.to_thread(load_private_key, row.private_pem)
+                jwk = public_jwk(private_key)
             keys[row.kid] = LoadedKey(
                 kid=row.kid,
                 private_key=private_key,
-                jwk=public_jwk(private_key),
+                jwk=jwk,
                 created_at=row.created_at,
                 retired_at=row.retired_at,
                 expires_at=row.expires_at,
@@ -160,7 +167,7 @@ class KeyRing:
                 self._missing.clear()
             self._missing[kid] = now
             return None
-        private_key = load_private_key(row.private_pem)
+        private_key = await asyncio.to_thread(load_private_key, row.private_pem)
         key = LoadedKey(
             kid=row.kid,
             private_key=private_key,

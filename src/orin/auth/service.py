@@ -251,7 +251,7 @@ class AuthService:
         if auth_session is None or auth_session.revoked_at is not None:
             return InvalidRefreshToken("this session was signed out; sign in again")
         if row.rotated_at is not None or not await repository.mark_rotated(db, token_hash, now):
-            await self._revoke(db, ctx, [auth_session.id], "refresh_reuse")
+            await self.revoke(db, ctx, [auth_session.id], "refresh_reuse")
             await audit_event(
                 db,
                 client,
@@ -286,7 +286,7 @@ class AuthService:
         client: ClientInfo,
     ) -> None:
         """Sign the session out: its refresh token and access tokens stop working at once."""
-        await self._revoke(db, ctx, [session_id], "logout")
+        await self.revoke(db, ctx, [session_id], "logout")
         await audit_event(
             db,
             client,
@@ -312,7 +312,7 @@ class AuthService:
         target = await repository.session_by_id(db, session_id)
         if target is None or target.user_id != user_id or target.revoked_at is not None:
             raise NotFound("no such session")
-        await self._revoke(db, ctx, [session_id], "revoked_by_user")
+        await self.revoke(db, ctx, [session_id], "revoked_by_user")
         await audit_event(
             db,
             client,
@@ -337,7 +337,7 @@ class AuthService:
             for s in await repository.active_sessions(db, user_id, utcnow())
             if s.id != keep_session_id
         ]
-        await self._revoke(db, ctx, others, "revoked_by_user")
+        await self.revoke(db, ctx, others, "revoked_by_user")
         await audit_event(
             db,
             client,
@@ -349,9 +349,11 @@ class AuthService:
         )
         return len(others)
 
-    async def _revoke(
+    async def revoke(
         self, db: AsyncSession, ctx: AuthContext, session_ids: list[str], reason: str
     ) -> None:
+        """Revoke sessions: rows marked, and the session cache told at once so their access
+        tokens stop working on every replica."""
         await repository.revoke_sessions(db, session_ids, utcnow(), reason)
         await db.flush()
         # Cached "revoked" before the commit errs on the safe side: at worst a session whose
