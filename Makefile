@@ -22,6 +22,7 @@ doctor: setup
 
 test: setup ## lint, type-check, then the whole test suite against real services
 	scripts/system-packages pgbouncer
+	scripts/install-pgvector
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
@@ -44,6 +45,7 @@ typecheck:
 check: lint typecheck
 
 bench: setup ## benchmarks print figures against a baseline in the same run
+	scripts/install-pgvector
 	$(UV) run --frozen python bench/bus_bench.py
 	$(UV) run --frozen python bench/outbox_bench.py
 	$(UV) run --frozen python bench/auth_bench.py

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from orin.config import get_settings
 from orin.db import create_engine
+from orin.migrate import include_in_autogenerate
 from orin.models import metadata
 
 config = context.config
@@ -20,6 +21,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()

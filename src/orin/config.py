@@ -304,6 +304,34 @@ class SecurityHeaderSettings(Area):
     )
 
 
+class CameraSettings(Area):
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description=(
+            "CIDR ranges cameras may live in although they are private, loopback or link-local "
+            "(the SSRF policy refuses those otherwise), e.g. `[\"192.168.1.0/24\"]`."
+        ),
+    )
+    dns_timeout_s: float = Field(
+        3.0, gt=0, le=30, description="How long resolving a camera's host name may take."
+    )
+
+
+class CryptoSettings(Area):
+    keys: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Key-encryption keys by id, each 32 random bytes in base64 (camera credentials and "
+            "other secrets at rest are sealed with data keys wrapped by these). Empty: one key "
+            "derived from the data directory's secret key file."
+        ),
+    )
+    active_key: str = Field(
+        "",
+        description="Id (in `keys`) that wraps new data keys; `orin keys rotate` re-wraps the rest.",
+    )
+
+
 class LogFormat(StrEnum):
     JSON = "json"
     CONSOLE = "console"
@@ -368,6 +396,12 @@ class Settings(BaseSettings):
     )
     ratelimit: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="Request rate limits."
+    )
+    cameras: CameraSettings = Field(
+        default_factory=CameraSettings, description="Camera sources and their network policy."
+    )
+    crypto: CryptoSettings = Field(
+        default_factory=CryptoSettings, description="Keys that seal secrets at rest."
     )
     headers: SecurityHeaderSettings = Field(
         default_factory=SecurityHeaderSettings, description="Security response headers."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,3 +62,21 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
+
+
+UNMODELLED_TABLE = re.compile(r"^event_(default|y\d{4}m\d{2})$")
+UNMODELLED_INDEXES = frozenset({"ix_event_embedding_hnsw"})
+
+
+def include_in_autogenerate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave out what only migrations and jobs manage: PostgreSQL's monthly event partitions
+    (and their indexes) and the vector index, which the models do not describe."""
+    if type_ == "table" and name is not None and UNMODELLED_TABLE.match(name):
+        return False
+    if type_ == "index" and reflected and name is not None:
+        table = getattr(getattr(obj, "table", None), "name", "")
+        if name in UNMODELLED_INDEXES or UNMODELLED_TABLE.match(str(table)):
+            return False
+    return True

@@ -15,7 +15,16 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from orin.audit import GENESIS_HASH, ChainReport, entry_hash, list_entries, record, verify_chain
+from orin.audit import (
+    ERASED_ACTOR,
+    GENESIS_HASH,
+    ChainReport,
+    entry_hash,
+    list_entries,
+    record,
+    redact_personal_data,
+    verify_chain,
+)
 from orin.audit import repository as audit_repository
 from orin.cli.audit import audit_cli
 from orin.db import Database
@@ -140,7 +149,7 @@ async def test_edited_details_are_reported_at_that_entry(committing_database: Da
     report = await verify(committing_database)
     assert report.first_bad_seq == tampered
     assert report.problem is not None
-    assert "content does not match its hash" in report.problem
+    assert "personal fields do not match their digest" in report.problem
 
 
 async def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(
@@ -157,6 +166,8 @@ async def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(
         ip=victim.ip,
         user_agent=victim.user_agent,
         details=victim.details,
+        personal_salt=victim.personal_salt,
+        personal_digest=victim.personal_digest,
         prev_hash=victim.prev_hash,
     )
 
@@ -425,3 +436,33 @@ async def test_cli_verify_says_in_one_line_when_the_database_is_not_migrated(
     assert len(lines) == 1
     assert lines[0].startswith("orin: error: reading the audit log from sqlite+aiosqlite:///")
     assert "no such table: audit_entry" in lines[0]
+
+
+async def test_erasing_a_users_personal_data_keeps_the_chain_verifiable(
+    committing_database: Database,
+) -> None:
+    await record_many(committing_database, 2, actor_id="gone", ip="10.1.1.1", details={"e": 1})
+    await record_many(
+        committing_database, 1, actor_id="admin", target_type="user", target_id="gone"
+    )
+    await record_many(committing_database, 1, actor_id="stays", ip="10.2.2.2")
+
+    async with committing_database.transaction() as session:
+        assert await redact_personal_data(session, "gone") == 3
+
+    rows = await stored(committing_database)
+    erased, kept = rows[:3], rows[3]
+    assert all(row.redacted_at is not None and row.personal_salt is None for row in erased)
+    assert [row.actor_id for row in erased] == [ERASED_ACTOR, ERASED_ACTOR, "admin"]
+    assert erased[2].target_id == ERASED_ACTOR
+    assert all(row.ip == "" and row.details == {} for row in erased)
+    assert "gone" not in repr([(r.actor_id, r.target_id, r.details) for r in rows])
+    assert (kept.actor_id, kept.ip, kept.redacted_at) == ("stays", "10.2.2.2", None)
+    assert (await verify(committing_database)).ok
+
+    # A redacted entry's action is still covered by the chain.
+    await execute(
+        committing_database, "UPDATE audit_entry SET action = 'x' WHERE seq = :seq", seq=rows[0].seq
+    )
+    report = await verify(committing_database)
+    assert report.first_bad_seq == rows[0].seq

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from orin.migrate import alembic_config, head_revision, upgrade
+from orin.migrate import alembic_config, head_revision, include_in_autogenerate, upgrade
 from orin.models import metadata
 from tests.fixtures.database import _pg_admin, pg_url
 
@@ -35,7 +35,18 @@ def schema_diff(url: str) -> list[object]:
         try:
             async with engine.connect() as connection:
                 return await connection.run_sync(
-                    lambda sync: list(compare_metadata(MigrationContext.configure(sync), metadata))
+                    lambda sync: list(
+                        compare_metadata(
+                            MigrationContext.configure(
+                                sync,
+                                opts={
+                                    "include_object": include_in_autogenerate,
+                                    "compare_type": True,
+                                },
+                            ),
+                            metadata,
+                        )
+                    )
                 )
         finally:
             await engine.dispose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orin.db import READ_ONLY
@@ -89,4 +89,13 @@ async def list_entries(
         statement = statement.where(AuditEntry.action == action)
     if target_id is not None:
         statement = statement.where(AuditEntry.target_id == target_id)
+    return (await session.scalars(statement)).all()
+
+
+async def entries_about(session: AsyncSession, user_id: str) -> Sequence[AuditEntry]:
+    """Entries not yet redacted that the user made or that target them."""
+    statement = select(AuditEntry).where(
+        or_(AuditEntry.actor_id == user_id, AuditEntry.target_id == user_id),
+        AuditEntry.redacted_at.is_(None),
+    )
     return (await session.scalars(statement)).all()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -70,23 +71,34 @@ def _utc_iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 (hex) of the entry's ``prev_hash`` and content, as `record` computes it.
-
-    The input is one JSON object with sorted keys and no spaces holding ``prev_hash``, ``at``
-    (ISO-8601 in UTC with microseconds), ``actor_id``, ``action``, ``target_type``,
-    ``target_id``, ``ip``, ``user_agent`` and ``details``.
-    """
+def personal_digest(entry: AuditEntry) -> str:
+    """SHA-256 (hex) over the entry's salt and personal fields: ``actor_id``, ``target_id``,
+    ``ip``, ``user_agent`` and ``details`` (one canonical JSON object with sorted keys)."""
     content = {
-        "prev_hash": entry.prev_hash,
-        "at": _utc_iso(entry.at),
+        "salt": entry.personal_salt,
         "actor_id": entry.actor_id,
-        "action": entry.action,
-        "target_type": entry.target_type,
         "target_id": entry.target_id,
         "ip": entry.ip,
         "user_agent": entry.user_agent,
         "details": entry.details,
+    }
+    return hashlib.sha256(_canonical_json(content).encode("ascii")).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 (hex) of the entry as `record` computes it.
+
+    The input is one canonical JSON object holding ``prev_hash``, ``at`` (ISO-8601 in UTC with
+    microseconds), ``action``, ``target_type`` and the stored ``personal_digest``. Personal
+    fields enter only through that digest, so erasing them (`redact_personal_data`) keeps the
+    chain verifiable: a redacted entry's digest can no longer be recomputed, but its link can.
+    """
+    content = {
+        "prev_hash": entry.prev_hash,
+        "at": _utc_iso(entry.at),
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "personal_digest": entry.personal_digest,
     }
     return hashlib.sha256(_canonical_json(content).encode("ascii")).hexdigest()
 
@@ -147,6 +159,8 @@ async def record(
     entry.prev_hash = GENESIS_HASH if tail is None else tail[1]
     # Stamped under the lock, so times never go backwards along the chain.
     entry.at = utcnow()
+    entry.personal_salt = secrets.token_hex(16)
+    entry.personal_digest = personal_digest(entry)
     entry.hash = entry_hash(entry)
     await repository.add(session, entry)
     logger.debug("audit.recorded", seq=entry.seq, action=entry.action, actor_id=entry.actor_id)
@@ -173,6 +187,8 @@ class ChainReport:
 
 def _problems(entry: AuditEntry, prev_seq: int | None, prev_hash: str) -> list[str]:
     problems: list[str] = []
+    if entry.redacted_at is None and personal_digest(entry) != entry.personal_digest:
+        problems.append("personal fields do not match their digest (edited?)")
     if entry_hash(entry) != entry.hash:
         problems.append("content does not match its hash (edited?)")
     if entry.prev_hash != prev_hash:
@@ -261,6 +277,32 @@ async def list_entries(
         target_id=target_id,
     )
     return list(entries)
+
+
+ERASED_ACTOR = "erased"
+"""What `redact_personal_data` leaves in ``actor_id``."""
+
+
+async def redact_personal_data(session: AsyncSession, user_id: str) -> int:
+    """Erase a user's personal data from the log (GDPR): entries they made or that name them
+    keep their action, time and link in the chain; actor, ip, user agent, details and salt go.
+
+    Returns how many entries were redacted. The chain still verifies (see `entry_hash`).
+    """
+    entries = await repository.entries_about(session, user_id)
+    now = utcnow()
+    for entry in entries:
+        if entry.actor_id == user_id:
+            entry.actor_id = ERASED_ACTOR
+        if entry.target_id == user_id:
+            entry.target_id = ERASED_ACTOR
+        entry.ip = ""
+        entry.user_agent = ""
+        entry.details = {}
+        entry.personal_salt = None
+        entry.redacted_at = now
+    await session.flush()
+    return len(entries)
 
 
 class RequestOrigin(Protocol):

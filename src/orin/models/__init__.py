@@ -3,7 +3,11 @@
 from orin.models.audit_entry import AuditEntry
 from orin.models.auth_session import AuthSession
 from orin.models.base import Base, metadata
+from orin.models.camera import Camera, CameraShare, CameraStatus, RecordingMode, ShareRole
+from orin.models.data_export import DataExport, ExportStatus
 from orin.models.email_token import EmailToken, EmailTokenPurpose
+from orin.models.event import Event, EventKind, ReviewState
+from orin.models.guard import Guard, GuardCamera, GuardState
 from orin.models.lease import Lease
 from orin.models.mfa_recovery_code import MfaRecoveryCode
 from orin.models.oauth_identity import OAuthIdentity
@@ -12,14 +16,25 @@ from orin.models.process_heartbeat import ProcessHeartbeat
 from orin.models.processed_message import ProcessedMessage
 from orin.models.refresh_token import RefreshToken
 from orin.models.signing_key import SigningKey
+from orin.models.space import Space, SpaceInvite, SpaceMember, SpaceRole
 from orin.models.user import Plan, User, UserRole
 
 __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "Camera",
+    "CameraShare",
+    "CameraStatus",
+    "DataExport",
     "EmailToken",
     "EmailTokenPurpose",
+    "Event",
+    "EventKind",
+    "ExportStatus",
+    "Guard",
+    "GuardCamera",
+    "GuardState",
     "Lease",
     "MfaRecoveryCode",
     "OAuthIdentity",
@@ -27,8 +42,15 @@ __all__ = [
     "Plan",
     "ProcessHeartbeat",
     "ProcessedMessage",
+    "RecordingMode",
     "RefreshToken",
+    "ReviewState",
+    "ShareRole",
     "SigningKey",
+    "Space",
+    "SpaceInvite",
+    "SpaceMember",
+    "SpaceRole",
     "User",
     "UserRole",
     "metadata",

@@ -26,5 +26,11 @@ class AuditEntry(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(400), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    personal_salt: Mapped[str | None] = mapped_column(String(32), default=None)
+    """Random per entry; hashed with the personal fields, and dropped when they are erased."""
+    personal_digest: Mapped[str] = mapped_column(String(64), default="")
+    """SHA-256 over the salt and the personal fields (actor, target id, ip, user agent, details)."""
+    redacted_at: Mapped[datetime | None] = mapped_column(default=None)
+    """Set when the personal fields were erased (GDPR); the chain still verifies."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -11,10 +11,11 @@ import structlog
 
 from orin.bus import Bus, create_bus
 from orin.cache import CachePorts, create_cache_ports
-from orin.config import Settings
+from orin.config import Settings, SettingsError
 from orin.db import Database
 from orin.errors import AdapterUnavailable
 from orin.kit.crypto import Sealer
+from orin.kit.envelope import Envelope, KeyConfigError, KeyEncryptionKeys
 from orin.kit.secrets import resolve_secret_key
 from orin.migrate import current_revision, head_revision
 from orin.storage import ObjectStorage, create_storage
@@ -54,9 +55,19 @@ class Infrastructure:
         """Seals secrets at rest with a key derived from this deployment's secret key."""
         return Sealer(self.secret)
 
+    @cached_property
+    def envelope(self) -> Envelope:
+        """Seals secrets at rest under rotatable key-encryption keys (camera credentials)."""
+        return Envelope(KeyEncryptionKeys.from_settings(self.settings.crypto, self.secret))
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Infrastructure:
+        """Adapters for ``settings``; raises `SettingsError` when the crypto keys are unusable."""
         secret = resolve_secret_key(settings)
+        try:
+            KeyEncryptionKeys.from_settings(settings.crypto, secret)
+        except KeyConfigError as exc:
+            raise SettingsError(f"ORIN_CRYPTO_KEYS: {exc}") from None
         return cls(
             settings=settings,
             secret=secret,
