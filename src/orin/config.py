@@ -309,7 +309,7 @@ class CameraSettings(Area):
         default_factory=list,
         description=(
             "CIDR ranges cameras may live in although they are private, loopback or link-local "
-            "(the SSRF policy refuses those otherwise), e.g. `[\"192.168.1.0/24\"]`."
+            '(the SSRF policy refuses those otherwise), e.g. `["192.168.1.0/24"]`.'
         ),
     )
     dns_timeout_s: float = Field(
@@ -328,7 +328,7 @@ class CryptoSettings(Area):
     )
     active_key: str = Field(
         "",
-        description="Id (in `keys`) that wraps new data keys; `orin keys rotate` re-wraps the rest.",
+        description="Id (in `keys`) wrapping new data keys; `orin keys rotate` re-wraps the rest.",
     )
 
 

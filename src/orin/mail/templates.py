@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from orin.config import Settings
 
 VERIFY_PATH = "/verify-email"
+INVITES_PATH = "/invites"
 RESET_PATH = "/reset-password"
 
 
@@ -48,6 +49,8 @@ class _Content:
     url: str
     lifetime: str
     not_you: str
+    validity: str = "The link works once and expires in {lifetime}."
+    """The sentence about how long the link is good for; ``{lifetime}`` is filled in."""
 
 
 def _greeting(display_name: str) -> str:
@@ -61,7 +64,7 @@ def _text_body(content: _Content, display_name: str) -> str:
         f"{content.intro}\n\n"
         f"{content.action}:\n"
         f"{content.url}\n\n"
-        f"The link works once and expires in {content.lifetime}.\n\n"
+        f"{content.validity.format(lifetime=content.lifetime)}\n\n"
         f"{content.not_you}\n\n"
         "-- ORIN\n"
     )
@@ -81,7 +84,7 @@ def _html_body(content: _Content, display_name: str) -> str:
         'background: #1f6feb; color: #ffffff; text-decoration: none; border-radius: 6px;">'
         f"{e(content.action)}</a></p>\n"
         f'<p>Or paste this address into your browser:<br><a href="{url}">{url}</a></p>\n'
-        f"<p>The link works once and expires in {e(content.lifetime)}.</p>\n"
+        f"<p>{e(content.validity.format(lifetime=content.lifetime))}</p>\n"
         f'<p style="color: #555555;">{e(content.not_you)}</p>\n'
         "<p>&mdash; ORIN</p>\n"
         "</body></html>\n"
@@ -134,3 +137,22 @@ def password_reset_message(
         not_you="If you did not ask for this, ignore this mail: your password stays as it is.",
     )
     return _message(settings, to, display_name, content)
+
+
+def invitation_message(
+    settings: Settings, *, to: str, inviter: str, space_name: str, role: str, lifetime_s: int
+) -> EmailMessage:
+    """The "you are invited to a space" mail: a link to the web app's ``/invites`` page, where
+    the person signed in with ``to`` (verified) accepts or declines."""
+    content = _Content(
+        subject=f"{inviter} invited you to {space_name} on ORIN",
+        intro=f"{inviter} invited you to the space {space_name} on ORIN as {role}. "
+        f"Sign in (or create an account) with {to} to accept.",
+        action="See the invitation",
+        url=f"{app_base_url(settings)}{INVITES_PATH}",
+        lifetime=describe_duration(lifetime_s),
+        not_you="If you do not know the sender, ignore this mail; nothing happens unless you "
+        "accept.",
+        validity="The invitation expires in {lifetime}.",
+    )
+    return _message(settings, to, "", content)

@@ -20,12 +20,14 @@ from orin.auth import email_tasks
 from orin.auth.keys import KeyRing
 from orin.bus.base import Message
 from orin.config import Settings
+from orin.media import cleanup
 from orin.outbox import OutboxRelay, idempotent
 from orin.runtime import maintenance
 from orin.runtime.heartbeat import Heartbeat
 from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.scheduler import Scheduler
 from orin.runtime.tasks import TaskContext, TaskHandler, TaskRegistry, tasks
+from orin.spaces import invite_mail
 
 logger = structlog.get_logger(__name__)
 
@@ -33,7 +35,7 @@ Role = Literal["api", "worker", "scheduler"]
 ALL_ROLES: tuple[Role, ...] = ("api", "worker", "scheduler")
 
 # Importing a task module registers its tasks.
-_TASK_MODULES = (maintenance, email_tasks)
+_TASK_MODULES = (maintenance, email_tasks, cleanup, invite_mail)
 
 
 class Runtime:

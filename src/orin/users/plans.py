@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from orin.errors import OrinError
 from orin.models.user import Plan
 
 
@@ -25,3 +26,17 @@ PLAN_LIMITS: dict[Plan, PlanLimits] = {
 
 def limits_for(plan: Plan) -> PlanLimits:
     return PLAN_LIMITS[plan]
+
+
+class PlanLimitReached(OrinError):
+    """The account's plan does not allow one more of something (HTTP 402)."""
+
+    status_code = 402
+    type_slug = "plan-limit"
+    title = "Plan limit reached"
+
+    def __init__(self, resource: str, limit: int, plan: Plan) -> None:
+        super().__init__(
+            f"the {plan.value} plan allows {limit} {resource}; upgrade the plan or remove one",
+            extra={"limit": resource, "max": limit, "plan": plan.value},
+        )

@@ -1,0 +1,1 @@
+"""Spaces: places a user watches, their members and invitations."""
