@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.backends",
     "tests.fixtures.pgbouncer",
     "tests.fixtures.oidc",
+    "tests.fixtures.api",
 ]
 
 

@@ -26,6 +26,7 @@ from orin.auth.mfa_endpoints import router as auth_mfa_router
 from orin.auth.oidc_endpoints import router as oidc_router
 from orin.bus.base import Bus
 from orin.cache.base import Cache, PubSub, RateLimiter
+from orin.cameras.endpoints import router as cameras_router
 from orin.config import Settings, get_settings
 from orin.db import Database
 from orin.health.endpoints import router as health_router
@@ -37,6 +38,7 @@ from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.process import Role, Runtime
 from orin.security.body_limit import BodySizeLimitMiddleware
 from orin.security.headers import SecurityHeadersMiddleware
+from orin.spaces.endpoints import router as spaces_router
 from orin.storage.base import ObjectStorage
 from orin.storage.endpoints import router as storage_router
 from orin.users.endpoints import router as users_router
@@ -116,6 +118,8 @@ def create_app(
     app.include_router(email_router)
     app.include_router(oidc_router)
     app.include_router(users_router)
+    app.include_router(spaces_router)
+    app.include_router(cameras_router)
     app.include_router(admin_router)
 
     @app.get("/metrics", include_in_schema=False)

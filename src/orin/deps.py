@@ -16,6 +16,8 @@ from orin.bus.base import Bus
 from orin.cache.base import Cache, PubSub, RateLimiter
 from orin.config import Settings
 from orin.db import Database
+from orin.kit.envelope import Envelope
+from orin.runtime.infrastructure import Infrastructure
 from orin.storage.base import ObjectStorage
 
 
@@ -43,7 +45,12 @@ def get_bus(request: Request) -> Bus:
     return cast(Bus, request.state.bus)
 
 
+def get_envelope(request: Request) -> Envelope:
+    return cast(Infrastructure, request.state.infra).envelope
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+EnvelopeDep = Annotated[Envelope, Depends(get_envelope)]
 StorageDep = Annotated[ObjectStorage, Depends(get_storage)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]

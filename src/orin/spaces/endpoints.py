@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from orin.access import Capability, space_for
 from orin.audit import audit_event
@@ -85,7 +85,7 @@ async def list_spaces(
         statement = statement.where(
             (Space.created_at > at) | ((Space.created_at == at) & (Space.id > str(after["id"])))
         )
-    rows = (await db.execute(statement)).tuples().all()
+    rows = (await db.execute(statement)).all()
     items = [space_out(space, SpaceRole(role)) for space, role in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -337,14 +337,12 @@ async def my_invites(user: CurrentUser, db: SessionDep) -> list[InviteOut]:
     """Pending invitations to the caller's email address (none until it is verified)."""
     if user.email_verified_at is None:
         return []
-    rows = (
-        await db.execute(
-            select(SpaceInvite, Space)
-            .join(Space, Space.id == SpaceInvite.space_id)
-            .where(SpaceInvite.email == user.email)
-            .order_by(SpaceInvite.created_at)
-        )
-    ).tuples()
+    rows = await db.execute(
+        select(SpaceInvite, Space)
+        .join(Space, Space.id == SpaceInvite.space_id)
+        .where(func.lower(SpaceInvite.email) == user.email.lower())
+        .order_by(SpaceInvite.created_at)
+    )
     return [invite_out(row, space) for row, space in rows if row.expires_at > utcnow()]
 
 

@@ -113,7 +113,7 @@ async def members_of(db: AsyncSession, space_id: str) -> list[tuple[SpaceMember,
         .where(SpaceMember.space_id == space_id)
         .order_by(SpaceMember.created_at, User.email)
     )
-    return [(member, user) for member, user in rows.tuples()]
+    return [(member, user) for member, user in rows]
 
 
 async def pending_invites(db: AsyncSession, space_id: str) -> list[SpaceInvite]:
@@ -128,18 +128,23 @@ async def pending_invites(db: AsyncSession, space_id: str) -> list[SpaceInvite]:
 async def invite(
     db: AsyncSession, space: Space, *, email: str, role: SpaceRole, invited_by: str
 ) -> SpaceInvite:
-    """Invite ``email`` (normalised) as ``role``; re-inviting renews the pending invitation."""
+    """Invite ``email`` (normalised) as ``role``; re-inviting renews the pending invitation.
+
+    Addresses are matched ignoring case: people type them in any case, and an invitation
+    is accepted only by someone who verified the address anyway."""
     if role == SpaceRole.OWNER:
         raise Conflict("invite as manager or viewer; hand ownership over to a member instead")
     already = await db.scalar(
         select(SpaceMember.user_id)
         .join(User, User.id == SpaceMember.user_id)
-        .where(SpaceMember.space_id == space.id, User.email == email)
+        .where(SpaceMember.space_id == space.id, func.lower(User.email) == email.lower())
     )
     if already is not None:
         raise Conflict("that person is already a member of this space")
     row = await db.scalar(
-        select(SpaceInvite).where(SpaceInvite.space_id == space.id, SpaceInvite.email == email)
+        select(SpaceInvite).where(
+            SpaceInvite.space_id == space.id, func.lower(SpaceInvite.email) == email.lower()
+        )
     )
     now = utcnow()
     if row is None:
@@ -156,7 +161,7 @@ async def invite(
 async def invite_for(db: AsyncSession, user: User, invite_id: str) -> SpaceInvite:
     """A pending invitation addressed to the user's (verified) email; 404 otherwise."""
     row = await db.get(SpaceInvite, invite_id)
-    if row is None or row.email != user.email or row.expires_at <= utcnow():
+    if row is None or row.email.lower() != user.email.lower() or row.expires_at <= utcnow():
         raise NotFound("no such invitation")
     return row
 

@@ -37,6 +37,6 @@ class PlanLimitReached(OrinError):
 
     def __init__(self, resource: str, limit: int, plan: Plan) -> None:
         super().__init__(
-            f"the {plan.value} plan allows {limit} {resource}; upgrade the plan or remove one",
-            extra={"limit": resource, "max": limit, "plan": plan.value},
+            f"the {Plan(plan).value} plan allows {limit} {resource}; upgrade the plan or remove one",
+            extra={"limit": resource, "max": limit, "plan": Plan(plan).value},
         )

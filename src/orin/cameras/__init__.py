@@ -1,0 +1,1 @@
+"""Cameras: stream addresses, the SSRF policy for them, zones and privacy masks."""
