@@ -36,7 +36,8 @@ class PlanLimitReached(OrinError):
     title = "Plan limit reached"
 
     def __init__(self, resource: str, limit: int, plan: Plan) -> None:
+        name = Plan(plan).value
         super().__init__(
-            f"the {Plan(plan).value} plan allows {limit} {resource}; upgrade the plan or remove one",
-            extra={"limit": resource, "max": limit, "plan": Plan(plan).value},
+            f"the {name} plan allows {limit} {resource}; upgrade the plan or remove one",
+            extra={"limit": resource, "max": limit, "plan": name},
         )
