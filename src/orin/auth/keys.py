@@ -22,6 +22,9 @@ from sqlalchemy import select
 
 from orin.config import AuthSettings
 from orin.db import Database
+from orin.kit.envelope import PREFIX as ENVELOPE_PREFIX
+from orin.kit.crypto import SealError
+from orin.kit.envelope import Envelope
 from orin.models.base import utcnow
 from orin.models.signing_key import SigningKey
 
@@ -82,12 +85,30 @@ class LoadedKey:
     expires_at: datetime | None
 
 
+def signing_key_purpose(kid: str) -> str:
+    return f"signing-key:{kid}"
+
+
+def stored_pem(envelope: Envelope | None, row: SigningKey) -> str:
+    """The row's private key as PEM, opening it when sealed (plain PEM is from before sealing
+    and is sealed by `orin keys rotate`)."""
+    if row.private_pem.startswith(ENVELOPE_PREFIX + "."):
+        if envelope is None:
+            raise RuntimeError("the signing key is sealed but no envelope was given")
+        return envelope.open(row.private_pem, purpose=signing_key_purpose(row.kid)).decode()
+    return row.private_pem
+
+
 class KeyRing:
     """Signing and verification keys of this process, loaded from the database."""
 
-    def __init__(self, database: Database, settings: AuthSettings) -> None:
+    def __init__(
+        self, database: Database, settings: AuthSettings, envelope: Envelope | None = None
+    ) -> None:
         self.database = database
         self.settings = settings
+        self.envelope = envelope
+        """Seals private keys at rest; without one they are stored as plain PEM."""
         self._keys: dict[str, LoadedKey] = {}
         self._signer: LoadedKey | None = None
         self._lock = asyncio.Lock()
@@ -108,7 +129,8 @@ class KeyRing:
         kid = public_jwk(key)["kid"]
         async with self.database.transaction() as session:
             if await session.get(SigningKey, kid) is None:
-                session.add(SigningKey(kid=kid, private_pem=to_pem(key), created_at=utcnow()))
+                stored = self._stored_form(kid, key)
+                session.add(SigningKey(kid=kid, private_pem=stored, created_at=utcnow()))
                 logger.info("auth.signing_key_created", kid=kid)
         return kid
 
@@ -126,8 +148,11 @@ class KeyRing:
                 # Already parsed: only its retirement may have changed.
                 private_key, jwk = known.private_key, known.jwk
             else:
+                pem = self._readable_pem(row)
+                if pem is None:
+                    continue
                 # Parsing checks the RSA key (milliseconds of CPU): keep it off the event loop.
-                private_key = await asyncio.to_thread(load_private_key, row.private_pem)
+                private_key = await asyncio.to_thread(load_private_key, pem)
                 jwk = public_jwk(private_key)
             keys[row.kid] = LoadedKey(
                 kid=row.kid,
@@ -142,6 +167,22 @@ class KeyRing:
         self._signer = max(signers, key=lambda key: key.created_at) if signers else None
         self._loaded_at = asyncio.get_running_loop().time()
         self._missing.clear()
+
+    def _stored_form(self, kid: str, key: rsa.RSAPrivateKey) -> str:
+        pem = to_pem(key)
+        if self.envelope is None:
+            return pem
+        return self.envelope.seal(pem.encode(), purpose=signing_key_purpose(kid))
+
+    def _readable_pem(self, row: SigningKey) -> str | None:
+        """The key's PEM, or None when it is sealed under a key this process does not have
+        (it is then left out: a new signer is made if none is readable, and tokens signed
+        with the unreadable key fail to verify, so their holders sign in again)."""
+        try:
+            return stored_pem(self.envelope, row)
+        except (SealError, RuntimeError) as exc:
+            logger.error("auth.signing_key_unreadable", kid=row.kid, error=str(exc))
+            return None
 
     @property
     def signer(self) -> LoadedKey:
@@ -167,7 +208,10 @@ class KeyRing:
                 self._missing.clear()
             self._missing[kid] = now
             return None
-        private_key = await asyncio.to_thread(load_private_key, row.private_pem)
+        pem = self._readable_pem(row)
+        if pem is None:
+            return None
+        private_key = await asyncio.to_thread(load_private_key, pem)
         key = LoadedKey(
             kid=row.kid,
             private_key=private_key,
@@ -202,7 +246,8 @@ class KeyRing:
                 row.retired_at = now
                 row.expires_at = now + timedelta(seconds=self.settings.access_token_ttl_s + 60)
             kid = public_jwk(new)["kid"]
-            session.add(SigningKey(kid=kid, private_pem=to_pem(new), created_at=now))
+            stored = self._stored_form(kid, new)
+            session.add(SigningKey(kid=kid, private_pem=stored, created_at=now))
         await self.reload()
         logger.info("auth.signing_key_rotated", kid=kid)
         return kid

@@ -83,7 +83,9 @@ class Runtime:
             await self.infra.close()
             raise
         if "api" in self.roles:
-            self.keyring = KeyRing(self.infra.database, self.settings.auth)
+            self.keyring = KeyRing(
+                self.infra.database, self.settings.auth, envelope=self.infra.envelope
+            )
             try:
                 await self.keyring.start()
             except BaseException:
