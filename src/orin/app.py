@@ -27,6 +27,7 @@ from orin.auth.oidc_endpoints import router as oidc_router
 from orin.bus.base import Bus
 from orin.cache.base import Cache, PubSub, RateLimiter
 from orin.cameras.endpoints import router as cameras_router
+from orin.guards.endpoints import router as guards_router
 from orin.config import Settings, get_settings
 from orin.db import Database
 from orin.health.endpoints import router as health_router
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(users_router)
     app.include_router(spaces_router)
     app.include_router(cameras_router)
+    app.include_router(guards_router)
     app.include_router(admin_router)
 
     @app.get("/metrics", include_in_schema=False)
