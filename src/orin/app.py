@@ -27,6 +27,7 @@ from orin.auth.oidc_endpoints import router as oidc_router
 from orin.bus.base import Bus
 from orin.cache.base import Cache, PubSub, RateLimiter
 from orin.cameras.endpoints import router as cameras_router
+from orin.gdpr.endpoints import router as gdpr_router
 from orin.guards.endpoints import router as guards_router
 from orin.config import Settings, get_settings
 from orin.db import Database
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(email_router)
     app.include_router(oidc_router)
     app.include_router(users_router)
+    app.include_router(gdpr_router)
     app.include_router(spaces_router)
     app.include_router(cameras_router)
     app.include_router(guards_router)

@@ -20,6 +20,8 @@ from orin.auth import email_tasks
 from orin.auth.keys import KeyRing
 from orin.bus.base import Message
 from orin.config import Settings
+from orin.events import tasks as event_tasks
+from orin.gdpr import export as gdpr_export
 from orin.media import cleanup
 from orin.outbox import OutboxRelay, idempotent
 from orin.runtime import maintenance
@@ -35,7 +37,7 @@ Role = Literal["api", "worker", "scheduler"]
 ALL_ROLES: tuple[Role, ...] = ("api", "worker", "scheduler")
 
 # Importing a task module registers its tasks.
-_TASK_MODULES = (maintenance, email_tasks, cleanup, invite_mail)
+_TASK_MODULES = (maintenance, email_tasks, cleanup, invite_mail, event_tasks, gdpr_export)
 
 
 class Runtime:

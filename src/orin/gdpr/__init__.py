@@ -1,0 +1,1 @@
+"""GDPR: a user's data exported as an archive, and erased on request."""

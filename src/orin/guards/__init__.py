@@ -1,0 +1,1 @@
+"""Guards: plain-words watch instructions compiled into validated rules."""
