@@ -31,6 +31,7 @@ from orin.gdpr.endpoints import router as gdpr_router
 from orin.guards.endpoints import router as guards_router
 from orin.config import Settings, get_settings
 from orin.db import Database
+from orin.events.endpoints import router as events_router
 from orin.health.endpoints import router as health_router
 from orin.observability.logging import configure_logging
 from orin.observability.metrics import HttpMetrics, MetricsMiddleware
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(gdpr_router)
     app.include_router(spaces_router)
     app.include_router(cameras_router)
+    app.include_router(events_router)
     app.include_router(guards_router)
     app.include_router(admin_router)
 

@@ -17,6 +17,7 @@ import structlog
 
 from orin.config import SchedulerSettings
 from orin.db import Database
+from orin.events import tasks as event_tasks
 from orin.outbox import enqueue
 from orin.runtime import leases, maintenance
 
@@ -34,6 +35,7 @@ class PeriodicJob:
 DEFAULT_JOBS = (
     PeriodicJob(maintenance.OUTBOX_CLEANUP, every_s=3600.0),
     PeriodicJob(maintenance.HEARTBEAT_CLEANUP, every_s=3600.0),
+    PeriodicJob(event_tasks.ENSURE_PARTITIONS, every_s=3600.0),
 )
 
 
