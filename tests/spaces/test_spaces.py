@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from email import message_from_bytes
 
+from sqlalchemy import func, select
+
+from orin.events.service import record_event
+from orin.mail.sender import mail_folder
+from orin.media.keys import event_media_key
 from orin.models.audit_entry import AuditEntry
+from orin.models.base import utcnow
+from orin.models.event import Event, EventKind
 from tests.fixtures.api import Api
 
 
@@ -120,3 +128,58 @@ async def test_stats_count_cameras(api: Api) -> None:
         "guards": 0,
         "guards_active": 0,
     }
+
+
+async def test_an_invitation_is_mailed_to_the_invitee(api: Api) -> None:
+    alice, bob = await api.sign_up(), await api.sign_up()
+    space = await alice.create_space(name="Lake <house>")
+    await alice.post(
+        f"/api/v1/spaces/{space['id']}/members", json={"email": bob.email, "role": "manager"}
+    )
+    folder = mail_folder(api.runtime.settings)
+    for _ in range(100):
+        mails = [
+            message_from_bytes(path.read_bytes())
+            for path in folder.glob("*.eml")
+            if bob.email in path.read_text(errors="replace")
+            and "invited you" in path.read_text(errors="replace")
+        ]
+        if mails:
+            break
+        await asyncio.sleep(0.05)
+    assert len(mails) == 1
+    assert mails[0]["Subject"].endswith("invited you to Lake <house> on ORIN")
+    html = next(part for part in mails[0].walk() if part.get_content_type() == "text/html")
+    assert "Lake &lt;house&gt;" in html.get_payload(decode=True).decode()
+
+
+async def test_deleting_a_space_removes_its_events_and_media(api: Api) -> None:
+    alice = await api.sign_up()
+    space = await alice.create_space()
+    camera = await alice.create_camera(space["id"])
+    key = event_media_key(space["id"], camera["id"], "e1", "clip.mp4")
+    await api.runtime.infra.storage.put(key, b"clip")
+    async with api.database.transaction() as session:
+        await record_event(
+            session,
+            space_id=space["id"],
+            camera_id=camera["id"],
+            kind=EventKind.CATCH,
+            started_at=utcnow(),
+            label="person",
+            clip_key=key,
+        )
+    stats = (await alice.get(f"/api/v1/spaces/{space['id']}/stats")).json()
+    assert stats["catches_today"] == 1
+
+    assert (await alice.delete(f"/api/v1/spaces/{space['id']}")).status_code == 204
+    async with api.database.transaction() as session:
+        left = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.space_id == space["id"])
+        )
+    assert left == 0
+    for _ in range(100):
+        if await api.runtime.infra.storage.head(key) is None:
+            break
+        await asyncio.sleep(0.05)
+    assert await api.runtime.infra.storage.head(key) is None
