@@ -5,16 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, TypeVarTuple
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from orin.errors import BadRequest
 
 MAX_LIMIT = 200
 
 T = TypeVar("T")
+Columns = TypeVarTuple("Columns")
 
 
 class Page(BaseModel, Generic[T]):
@@ -55,3 +59,37 @@ def parse_cursor_time(value: object) -> datetime:
     if parsed.tzinfo is None:
         raise InvalidCursor("the cursor is not one this API returned")
     return parsed.astimezone(UTC)
+
+
+class _Created(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def oldest_first(
+    statement: Select[*Columns],
+    *,
+    created: InstrumentedAttribute[datetime],
+    key: InstrumentedAttribute[str],
+    limit: int,
+    cursor: str | None,
+) -> Select[*Columns]:
+    """``statement`` ordered by (``created``, ``key``), starting after ``cursor``; fetches one
+    row more than ``limit`` so `next_cursor` can tell whether a page follows."""
+    statement = statement.order_by(created, key).limit(limit + 1)
+    if cursor:
+        after = decode_cursor(cursor, ("at", "id"))
+        at = parse_cursor_time(after["at"])
+        statement = statement.where((created > at) | ((created == at) & (key > str(after["id"]))))
+    return statement
+
+
+def next_cursor(page: Sequence[_Created], fetched: int, limit: int) -> str | None:
+    """The cursor after ``page`` when `oldest_first` fetched more than ``limit`` rows."""
+    if fetched <= limit or not page:
+        return None
+    last = page[-1]
+    return encode_cursor({"at": last.created_at.isoformat(), "id": last.id})

@@ -27,6 +27,10 @@ class Login:
     def empty(self) -> bool:
         return not self.username and not self.password
 
+    @property
+    def pair(self) -> tuple[str | None, str | None]:
+        return self.username, self.password
+
 
 def _purpose(camera_id: str) -> str:
     return f"camera-credentials:{camera_id}"
@@ -66,34 +70,27 @@ def rewrap(envelope: Envelope, camera: Camera) -> bool:
     return True
 
 
-def _url_of(camera: Camera, stream: Stream) -> str | None:
-    return camera.main_url if stream == "main" else camera.detect_url
+def _stored(envelope: Envelope, camera: Camera, stream: Stream) -> tuple[StreamUrl, Login] | None:
+    text = camera.main_url if stream == "main" else camera.detect_url
+    if text is None:
+        return None
+    login = open_logins(envelope, camera).get(stream) or Login(None, None)
+    return parse_stream_url(text, allow_file=True), login
 
 
 def full_url(envelope: Envelope, camera: Camera, stream: Stream = "main") -> str | None:
     """The stream URL with its credentials, for the process that connects to the camera."""
-    text = _url_of(camera, stream)
-    if text is None:
+    stored = _stored(envelope, camera, stream)
+    if stored is None:
         return None
-    login = open_logins(envelope, camera).get(stream)
-    parsed = parse_stream_url(text, allow_file=True)
-    if login is None or login.empty:
-        return parsed.without_credentials()
-    return parsed.with_credentials(login.username, login.password)
+    url, login = stored
+    return url.without_credentials() if login.empty else url.with_credentials(*login.pair)
 
 
 def masked_url(envelope: Envelope, camera: Camera, stream: Stream = "main") -> str | None:
     """The stream URL with the user name and a masked password: safe to show."""
-    text = _url_of(camera, stream)
-    if text is None:
-        return None
-    login = open_logins(envelope, camera).get(stream)
-    parsed = parse_stream_url(text, allow_file=True)
-    if login is None or login.empty:
-        return parsed.without_credentials()
-    return parse_stream_url(
-        parsed.with_credentials(login.username, login.password or None), allow_file=True
-    ).masked()
+    full = full_url(envelope, camera, stream)
+    return None if full is None else parse_stream_url(full, allow_file=True).masked()
 
 
 def split_login(url: StreamUrl, username: str | None, password: str | None) -> Login:

@@ -33,7 +33,7 @@ from orin.kit.envelope import Envelope
 from orin.models.base import new_id, utcnow
 from orin.models.camera import Camera, CameraShare
 from orin.models.user import User
-from orin.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, parse_cursor_time
+from orin.pagination import MAX_LIMIT, Page, next_cursor, oldest_first
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
 from orin.spaces.service import owner_of
@@ -134,29 +134,18 @@ async def list_cameras(
     cursor: str | None = None,
 ) -> Page[CameraOut]:
     """Cameras the caller can see (their spaces' and those shared with them), oldest first."""
-    statement = (
-        select(Camera)
-        .where(Camera.id.in_(visible_camera_ids(user.id)))
-        .order_by(Camera.created_at, Camera.id)
-        .limit(limit + 1)
-    )
+    query = select(Camera).where(Camera.id.in_(visible_camera_ids(user.id)))
     if space_id is not None:
-        statement = statement.where(Camera.space_id == space_id)
-    if cursor:
-        after = decode_cursor(cursor, ("at", "id"))
-        at = parse_cursor_time(after["at"])
-        statement = statement.where(
-            (Camera.created_at > at) | ((Camera.created_at == at) & (Camera.id > str(after["id"])))
-        )
+        query = query.where(Camera.space_id == space_id)
+    statement = oldest_first(
+        query, created=Camera.created_at, key=Camera.id, limit=limit, cursor=cursor
+    )
     cameras = list(await db.scalars(statement))
     items = [
         await camera_out(db, envelope, await camera_for(db, user.id, camera.id))
         for camera in cameras[:limit]
     ]
-    next_cursor = None
-    if len(cameras) > limit:
-        next_cursor = encode_cursor({"at": items[-1].created_at.isoformat(), "id": items[-1].id})
-    return Page[CameraOut](items=items, next_cursor=next_cursor)
+    return Page[CameraOut](items=items, next_cursor=next_cursor(items, len(cameras), limit))
 
 
 @router.post(

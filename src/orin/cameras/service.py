@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orin.cameras.credentials import Login, Stream, open_logins, seal_logins, split_login
@@ -17,10 +17,10 @@ from orin.media.keys import camera_prefix
 from orin.models.camera import Camera
 from orin.models.event import Event
 from orin.models.guard import Guard, GuardCamera, GuardState
-from orin.models.space import Space, SpaceMember, SpaceRole
+from orin.models.space import Space
 from orin.models.user import User, UserRole
-from orin.spaces.service import owner_of
-from orin.users.plans import PlanLimitReached, limits_for
+from orin.spaces.service import check_owner_limit, owner_of
+from orin.users.plans import limits_for
 
 
 class InvalidStreamUrl(BadRequest):
@@ -44,18 +44,8 @@ async def checked_url(text: str, *, field: str, user: User, policy: NetworkPolic
 
 
 async def check_camera_limit(db: AsyncSession, space: Space) -> None:
-    """402 when the space owner's plan has no room for another camera (counted over every
-    space they own)."""
-    owner = await owner_of(db, space.id)
-    limit = limits_for(owner.plan).cameras
-    owned_spaces = select(SpaceMember.space_id).where(
-        SpaceMember.user_id == owner.id, SpaceMember.role == SpaceRole.OWNER
-    )
-    count = await db.scalar(
-        select(func.count()).select_from(Camera).where(Camera.space_id.in_(owned_spaces))
-    )
-    if (count or 0) >= limit:
-        raise PlanLimitReached("cameras", limit, owner.plan)
+    """402 when the space owner's plan has no room for another camera."""
+    await check_owner_limit(db, space.id, "cameras", Camera.space_id)
 
 
 async def retention_limit(db: AsyncSession, space_id: str) -> int:

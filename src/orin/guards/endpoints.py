@@ -25,7 +25,7 @@ from orin.guards.schemas import (
     ValidateOut,
 )
 from orin.models.guard import Guard, GuardState
-from orin.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, parse_cursor_time
+from orin.pagination import MAX_LIMIT, Page, next_cursor, oldest_first
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
 
@@ -86,28 +86,17 @@ async def list_guards(
     cursor: str | None = None,
 ) -> Page[GuardOut]:
     """Guards of the caller's spaces, oldest first."""
-    statement = (
-        select(Guard)
-        .where(Guard.space_id.in_(visible_space_ids(user.id)))
-        .order_by(Guard.created_at, Guard.id)
-        .limit(limit + 1)
-    )
+    query = select(Guard).where(Guard.space_id.in_(visible_space_ids(user.id)))
     if space_id is not None:
-        statement = statement.where(Guard.space_id == space_id)
+        query = query.where(Guard.space_id == space_id)
     if state is not None:
-        statement = statement.where(Guard.state == state)
-    if cursor:
-        after = decode_cursor(cursor, ("at", "id"))
-        at = parse_cursor_time(after["at"])
-        statement = statement.where(
-            (Guard.created_at > at) | ((Guard.created_at == at) & (Guard.id > str(after["id"])))
-        )
+        query = query.where(Guard.state == state)
+    statement = oldest_first(
+        query, created=Guard.created_at, key=Guard.id, limit=limit, cursor=cursor
+    )
     guards = list(await db.scalars(statement))
     items = [await guard_out(db, guard) for guard in guards[:limit]]
-    next_cursor = None
-    if len(guards) > limit:
-        next_cursor = encode_cursor({"at": items[-1].created_at.isoformat(), "id": items[-1].id})
-    return Page[GuardOut](items=items, next_cursor=next_cursor)
+    return Page[GuardOut](items=items, next_cursor=next_cursor(items, len(guards), limit))
 
 
 @router.post(

@@ -18,10 +18,9 @@ from orin.models.base import utcnow
 from orin.models.camera import Camera
 from orin.models.event import Event, EventKind, ReviewState
 from orin.models.guard import Guard, GuardCamera, GuardState
-from orin.models.space import Space, SpaceMember, SpaceRole
-from orin.spaces.service import owner_of
+from orin.models.space import Space
+from orin.spaces.service import check_owner_limit
 from orin.text.embedding import default_embedder
-from orin.users.plans import PlanLimitReached, limits_for
 
 
 class InvalidGuardInput(OrinError):
@@ -116,16 +115,8 @@ async def apply_instruction(
 
 
 async def check_guard_limit(db: AsyncSession, space: Space) -> None:
-    owner = await owner_of(db, space.id)
-    limit = limits_for(owner.plan).guards
-    owned_spaces = select(SpaceMember.space_id).where(
-        SpaceMember.user_id == owner.id, SpaceMember.role == SpaceRole.OWNER
-    )
-    count = await db.scalar(
-        select(func.count()).select_from(Guard).where(Guard.space_id.in_(owned_spaces))
-    )
-    if (count or 0) >= limit:
-        raise PlanLimitReached("guards", limit, owner.plan)
+    """402 when the space owner's plan has no room for another guard."""
+    await check_owner_limit(db, space.id, "guards", Guard.space_id)
 
 
 async def camera_ids_of(db: AsyncSession, guard_id: str) -> list[str]:

@@ -16,7 +16,7 @@ from orin.errors import NotFound
 from orin.models.base import utcnow
 from orin.models.space import Space, SpaceInvite, SpaceMember, SpaceRole
 from orin.outbox import enqueue
-from orin.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, parse_cursor_time
+from orin.pagination import MAX_LIMIT, Page, next_cursor, oldest_first
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
 from orin.spaces import service
@@ -72,26 +72,18 @@ async def list_spaces(
     user: CurrentUser, db: SessionDep, limit: Limit = 50, cursor: str | None = None
 ) -> Page[SpaceOut]:
     """Spaces the caller is a member of, oldest first."""
-    statement = (
+    statement = oldest_first(
         select(Space, SpaceMember.role)
         .join(SpaceMember, SpaceMember.space_id == Space.id)
-        .where(SpaceMember.user_id == user.id)
-        .order_by(Space.created_at, Space.id)
-        .limit(limit + 1)
+        .where(SpaceMember.user_id == user.id),
+        created=Space.created_at,
+        key=Space.id,
+        limit=limit,
+        cursor=cursor,
     )
-    if cursor:
-        after = decode_cursor(cursor, ("at", "id"))
-        at = parse_cursor_time(after["at"])
-        statement = statement.where(
-            (Space.created_at > at) | ((Space.created_at == at) & (Space.id > str(after["id"])))
-        )
     rows = (await db.execute(statement)).all()
     items = [space_out(space, SpaceRole(role)) for space, role in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor({"at": last.created_at.isoformat(), "id": last.id})
-    return Page[SpaceOut](items=items, next_cursor=next_cursor)
+    return Page[SpaceOut](items=items, next_cursor=next_cursor(items, len(rows), limit))
 
 
 @router.post(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from orin.errors import Conflict, NotFound
 from orin.media.cleanup import delete_media_later
@@ -32,6 +34,26 @@ async def owner_of(db: AsyncSession, space_id: str) -> User:
     if user is None:
         raise NotFound("the space has no owner")
     return user
+
+
+async def check_owner_limit(
+    db: AsyncSession,
+    space_id: str,
+    resource: Literal["cameras", "guards"],
+    space_column: InstrumentedAttribute[str],
+) -> None:
+    """402 when the space owner's plan has no room for one more ``resource``, counted over
+    every space they own (``space_column`` is the resource table's space id column)."""
+    owner = await owner_of(db, space_id)
+    limit: int = getattr(limits_for(owner.plan), resource)
+    owned_spaces = select(SpaceMember.space_id).where(
+        SpaceMember.user_id == owner.id, SpaceMember.role == SpaceRole.OWNER
+    )
+    count = await db.scalar(
+        select(func.count()).select_from(space_column.class_).where(space_column.in_(owned_spaces))
+    )
+    if (count or 0) >= limit:
+        raise PlanLimitReached(resource, limit, owner.plan)
 
 
 async def create_space(
