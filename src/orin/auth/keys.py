@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from orin.config import AuthSettings
 from orin.db import Database
-from orin.kit.envelope import PREFIX as ENVELOPE_PREFIX
 from orin.kit.crypto import SealError
+from orin.kit.envelope import PREFIX as ENVELOPE_PREFIX
 from orin.kit.envelope import Envelope
 from orin.models.base import utcnow
 from orin.models.signing_key import SigningKey
