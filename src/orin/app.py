@@ -27,11 +27,11 @@ from orin.auth.oidc_endpoints import router as oidc_router
 from orin.bus.base import Bus
 from orin.cache.base import Cache, PubSub, RateLimiter
 from orin.cameras.endpoints import router as cameras_router
-from orin.gdpr.endpoints import router as gdpr_router
-from orin.guards.endpoints import router as guards_router
 from orin.config import Settings, get_settings
 from orin.db import Database
 from orin.events.endpoints import router as events_router
+from orin.gdpr.endpoints import router as gdpr_router
+from orin.guards.endpoints import router as guards_router
 from orin.health.endpoints import router as health_router
 from orin.observability.logging import configure_logging
 from orin.observability.metrics import HttpMetrics, MetricsMiddleware
