@@ -150,7 +150,9 @@ async def test_an_invitation_is_mailed_to_the_invitee(api: Api) -> None:
     assert len(mails) == 1
     assert mails[0]["Subject"].endswith("invited you to Lake <house> on ORIN")
     html = next(part for part in mails[0].walk() if part.get_content_type() == "text/html")
-    assert "Lake &lt;house&gt;" in html.get_payload(decode=True).decode()
+    payload = html.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    assert "Lake &lt;house&gt;" in payload.decode()
 
 
 async def test_deleting_a_space_removes_its_events_and_media(api: Api) -> None:

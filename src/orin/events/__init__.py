@@ -1,0 +1,1 @@
+"""Events: catches and system events, stored, listed, reviewed, searched and counted."""
