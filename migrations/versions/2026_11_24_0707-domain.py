@@ -243,7 +243,10 @@ def upgrade() -> None:
         batch_op.create_index("ix_event_camera_started", ["camera_id", "started_at"], unique=False)
         batch_op.create_index("ix_event_guard_started", ["guard_id", "started_at"], unique=False)
         batch_op.create_index(
-            "ix_event_space_started", ["space_id", "started_at", "id"], unique=False
+            "ix_event_space_started",
+            ["space_id", "started_at", "id"],
+            unique=False,
+            postgresql_include=["kind", "label", "camera_id", "guard_id"],
         )
     if postgres:
         _create_event_partitions()

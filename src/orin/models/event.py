@@ -40,7 +40,15 @@ class Event(Base):
 
     __tablename__ = "event"
     __table_args__ = (
-        Index("ix_event_space_started", "space_id", "started_at", "id"),
+        # INCLUDE lets stats and lists of a space run as index-only scans on PostgreSQL:
+        # rows are wide (the embedding is stored inline).
+        Index(
+            "ix_event_space_started",
+            "space_id",
+            "started_at",
+            "id",
+            postgresql_include=["kind", "label", "camera_id", "guard_id"],
+        ),
         Index("ix_event_camera_started", "camera_id", "started_at"),
         Index("ix_event_guard_started", "guard_id", "started_at"),
     )
