@@ -116,6 +116,15 @@ def scheduler() -> None:
 
 @cli.command()
 @plain_errors
+def ingest() -> None:
+    """Run cameras: one FFmpeg per leased camera for live view and recording."""
+    from orin.cli.serve import serve_background
+
+    asyncio.run(serve_background(_settings("ingest"), ("ingest",)))
+
+
+@cli.command()
+@plain_errors
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:

@@ -163,7 +163,7 @@ class SchedulerSettings(Area):
 
 class SupervisorSettings(Area):
     roles: list[str] = Field(
-        default_factory=lambda: ["api", "worker", "scheduler"],
+        default_factory=lambda: ["api", "worker", "scheduler", "ingest"],
         description="Roles `orin run --processes` starts as child processes.",
     )
     restart_delay_s: float = Field(
@@ -317,6 +317,39 @@ class CameraSettings(Area):
     )
 
 
+class IngestSettings(Area):
+    ffmpeg: str = Field("ffmpeg", description="FFmpeg executable (a name on PATH or a path).")
+    ffprobe: str = Field("ffprobe", description="ffprobe executable (a name on PATH or a path).")
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTSP transport; TCP survives lossy networks and NAT better."
+    )
+    io_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="A camera silent this long is treated as disconnected."
+    )
+    hls_segment_s: float = Field(
+        1.0, ge=0.5, le=10, description="Target live HLS segment length (cut at key frames)."
+    )
+    hls_list_size: int = Field(6, ge=3, le=60, description="Segments in the live playlist.")
+    record_segment_s: int = Field(
+        10, ge=2, le=600, description="Length of recording segments uploaded to storage."
+    )
+    backoff_base_s: float = Field(1.0, gt=0, description="First reconnect delay.")
+    backoff_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+    stop_timeout_s: float = Field(
+        5.0, gt=0, description="Wait after SIGTERM before FFmpeg is killed."
+    )
+    lease_ttl_s: float = Field(
+        15.0, ge=2, description="Camera lease lifetime; another ingest node takes over after it."
+    )
+    offline_after_s: float = Field(
+        3.0,
+        ge=0,
+        description="A lost camera must stay lost this long before `camera_offline` is recorded.",
+    )
+    max_cameras: int = Field(64, ge=1, description="Cameras one ingest process runs at most.")
+    live_dir: str = Field("", description="Live HLS folder; empty: `<data_dir>/live`.")
+
+
 class CryptoSettings(Area):
     keys: dict[str, str] = Field(
         default_factory=dict,
@@ -399,6 +432,9 @@ class Settings(BaseSettings):
     )
     cameras: CameraSettings = Field(
         default_factory=CameraSettings, description="Camera sources and their network policy."
+    )
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings, description="Camera ingest (FFmpeg per camera)."
     )
     crypto: CryptoSettings = Field(
         default_factory=CryptoSettings, description="Keys that seal secrets at rest."

@@ -7,8 +7,6 @@ supervisor itself dies (Linux parent-death signal).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
@@ -19,19 +17,13 @@ from dataclasses import dataclass, field
 import structlog
 
 from orin.config import Settings
+from orin.kit.children import die_with_parent
 
 logger = structlog.get_logger(__name__)
 
-PR_SET_PDEATHSIG = 1
 MAX_RESTART_DELAY_S = 30.0
 HEALTHY_AFTER_S = 30.0
 """A child that ran this long before dying is restarted after the first delay again."""
-
-
-def _die_with_parent() -> None:
-    libc_name = ctypes.util.find_library("c")
-    if libc_name and sys.platform.startswith("linux"):
-        ctypes.CDLL(libc_name, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -64,7 +56,7 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         env = dict(os.environ, ORIN_PROCESS_ROLE=child.role)
         child.process = subprocess.Popen(
-            child.argv, env=env, preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL
+            child.argv, env=env, preexec_fn=die_with_parent, stdin=subprocess.DEVNULL
         )
         child.started_at = time.monotonic()
         child.restart_at = None

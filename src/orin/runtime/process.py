@@ -22,6 +22,7 @@ from orin.bus.base import Message
 from orin.config import Settings
 from orin.events import tasks as event_tasks
 from orin.gdpr import export as gdpr_export
+from orin.ingest.supervisor import IngestSupervisor
 from orin.media import cleanup
 from orin.outbox import OutboxRelay, idempotent
 from orin.runtime import maintenance
@@ -33,8 +34,8 @@ from orin.spaces import invite_mail
 
 logger = structlog.get_logger(__name__)
 
-Role = Literal["api", "worker", "scheduler"]
-ALL_ROLES: tuple[Role, ...] = ("api", "worker", "scheduler")
+Role = Literal["api", "worker", "scheduler", "ingest"]
+ALL_ROLES: tuple[Role, ...] = ("api", "worker", "scheduler", "ingest")
 
 # Importing a task module registers its tasks.
 _TASK_MODULES = (maintenance, email_tasks, cleanup, invite_mail, event_tasks, gdpr_export)
@@ -57,6 +58,7 @@ class Runtime:
         self.keyring: KeyRing | None = None
         self.relay: OutboxRelay | None = None
         self.scheduler: Scheduler | None = None
+        self.ingest: IngestSupervisor | None = None
         self.heartbeat = Heartbeat(self.infra.database, "+".join(sorted(self.roles)))
         self._background: list[asyncio.Task[None]] = []
 
@@ -100,6 +102,9 @@ class Runtime:
             self.scheduler = Scheduler(self.infra.database, self.settings.scheduler)
             self.scheduler.start()
         self._background.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
+        if "ingest" in self.roles:
+            self.ingest = IngestSupervisor(self.infra.database, self.infra.envelope, self.settings)
+            self.ingest.start()
         logger.info("runtime.started", roles=sorted(self.roles))
 
     async def stop(self) -> None:
@@ -110,6 +115,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background.clear()
+        if self.ingest is not None:
+            await self.ingest.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.relay is not None:

@@ -1,0 +1,1 @@
+"""`orin ingest`: one FFmpeg per camera, leased through the database: live view, recording."""

@@ -1,0 +1,169 @@
+"""One camera's FFmpeg, kept running: reconnects with backoff and jitter, reports status.
+
+States follow the camera: ``connecting`` while FFmpeg opens the stream, ``online`` once its
+output time moves, then ``offline`` (lost, unreachable, ended) or ``error`` (a problem no
+retry fixes by itself: wrong password, no such stream, unsupported codec) with the reason. A
+stream that stalls without FFmpeg noticing is killed by a watchdog after twice the I/O timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from orin.config import IngestSettings
+from orin.ingest.command import camera_command
+from orin.ingest.diagnosis import Diagnosis, diagnose
+from orin.ingest.ffmpeg_process import FfmpegProcess
+from orin.ingest.layout import CameraFiles
+from orin.models.camera import CameraStatus
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSource:
+    """What the runner needs to open a camera (the URL carries its credentials)."""
+
+    camera_id: str
+    url: str
+    record: bool
+    secrets: tuple[str, ...] = ()
+    """The camera's passwords, scrubbed from anything FFmpeg prints."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    camera_id: str
+    status: CameraStatus
+    reason: str = ""
+
+
+StatusSink = Callable[[StatusChange], Awaitable[None]]
+
+
+def backoff_delay(attempt: int, settings: IngestSettings, rng: random.Random) -> float:
+    """Exponential delay for the ``attempt``-th reconnect (from 1), capped, with full jitter
+    over its upper half so many cameras behind one dead switch do not retry in lockstep."""
+    ceiling = min(settings.backoff_max_s, settings.backoff_base_s * 2 ** (attempt - 1))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
+class CameraRunner:
+    """Runs FFmpeg for one camera until `stop`."""
+
+    def __init__(
+        self,
+        source: CameraSource,
+        files: CameraFiles,
+        settings: IngestSettings,
+        on_status: StatusSink,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.source = source
+        self.files = files
+        self.settings = settings
+        self.on_status = on_status
+        self.rng = rng or random.Random()
+        self.process: FfmpegProcess | None = None
+        self.status = CameraStatus.UNKNOWN
+        self.last_diagnosis: Diagnosis | None = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"camera:{self.source.camera_id}")
+
+    async def stop(self) -> None:
+        """Stop FFmpeg (SIGTERM, then SIGKILL) and the reconnect loop."""
+        self._stopping.set()
+        if self.process is not None:
+            await self.process.stop(self.settings.stop_timeout_s)
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _set(self, status: CameraStatus, reason: str = "") -> None:
+        if status == self.status and status != CameraStatus.ERROR:
+            return
+        self.status = status
+        try:
+            await self.on_status(StatusChange(self.source.camera_id, status, reason))
+        except Exception:
+            logger.exception("ingest.status_sink_failed", camera=self.source.camera_id)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            if self.status == CameraStatus.UNKNOWN:
+                # Later attempts keep showing `offline`/`error` with the reason until video flows.
+                await self._set(CameraStatus.CONNECTING)
+            was_online = await self._run_once()
+            if self._stopping.is_set():
+                return
+            attempt = 1 if was_online else attempt + 1
+            diagnosis = self.last_diagnosis
+            assert diagnosis is not None
+            status = CameraStatus.ERROR if diagnosis.fatal else CameraStatus.OFFLINE
+            await self._set(status, diagnosis.reason)
+            delay = (
+                self.settings.backoff_max_s
+                if diagnosis.fatal
+                else backoff_delay(attempt, self.settings, self.rng)
+            )
+            logger.info(
+                "ingest.reconnect_scheduled",
+                camera=self.source.camera_id,
+                problem=diagnosis.problem.value,
+                delay_s=round(delay, 2),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _run_once(self) -> bool:
+        """Run FFmpeg until it exits; True when the camera was online meanwhile."""
+        self.files.prepare()
+        argv = camera_command(self.source.url, self.files, self.settings, record=self.source.record)
+        process = FfmpegProcess(argv, name=self.source.camera_id, secrets=self.source.secrets)
+        self.process = process
+        try:
+            await process.start()
+        except OSError as exc:
+            self.last_diagnosis = diagnose([f"cannot start FFmpeg: {exc}"])
+            return False
+        online = False
+        exited = asyncio.create_task(process.wait())
+        stall_s = max(2 * self.settings.io_timeout_s, 4.0)
+        while not exited.done():
+            progressed = asyncio.create_task(process.progressed.wait())
+            done, _ = await asyncio.wait(
+                {exited, progressed},
+                timeout=stall_s if online else stall_s + self.settings.io_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            progressed.cancel()
+            if progressed in done:
+                process.progressed.clear()
+                if not online:
+                    online = True
+                    await self._set(CameraStatus.ONLINE)
+            elif exited not in done:
+                logger.warning("ingest.stalled", camera=self.source.camera_id, after_s=stall_s)
+                await process.stop(self.settings.stop_timeout_s)
+                process.stderr_tail.append("stream timed out: no video")
+        await exited
+        self.last_diagnosis = diagnose(list(process.stderr_tail) or ["End of file"])
+        logger.info(
+            "ingest.ffmpeg_exited",
+            camera=self.source.camera_id,
+            code=process.process.returncode if process.process else None,
+            problem=self.last_diagnosis.problem.value,
+            detail=self.last_diagnosis.detail,
+        )
+        return online

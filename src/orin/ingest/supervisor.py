@@ -1,0 +1,160 @@
+"""The ingest supervisor: takes camera leases through the database and runs their FFmpeg.
+
+Every tick (a third of the lease time) it renews the leases of the cameras it runs, stops
+those it lost or that were disabled, deleted or changed (changed ones restart with the new
+settings), and takes free or expired leases until it runs its fair share: the enabled cameras
+divided by the live ingest processes (from heartbeats), at most ``max_cameras``. Two processes
+therefore split the cameras; when one dies its leases expire and the other takes them over
+within the lease time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import uuid
+import zlib
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import func, select
+
+from orin.cameras.credentials import full_url, open_logins
+from orin.config import Settings
+from orin.db import Database
+from orin.ingest.layout import CameraFiles
+from orin.ingest.runner import CameraRunner, CameraSource
+from orin.ingest.status import StatusRecorder
+from orin.kit.envelope import Envelope
+from orin.models.base import utcnow
+from orin.models.camera import Camera, RecordingMode
+from orin.models.process_heartbeat import ProcessHeartbeat
+from orin.runtime import leases
+
+logger = structlog.get_logger(__name__)
+
+HEARTBEAT_FRESH_S = 30.0
+
+
+def lease_name(camera_id: str) -> str:
+    return f"camera:{camera_id}"
+
+
+def stream_fingerprint(camera: Camera) -> str:
+    """What FFmpeg depends on; a change restarts it (a rename or a status write does not)."""
+    parts = (camera.main_url, camera.detect_url, camera.credentials_sealed, camera.recording_mode)
+    return repr(parts)
+
+
+class IngestSupervisor:
+    """Runs the cameras this process holds leases for."""
+
+    def __init__(
+        self, database: Database, envelope: Envelope, settings: Settings, *, node: str = ""
+    ) -> None:
+        self.database = database
+        self.envelope = envelope
+        self.settings = settings
+        self.node = node or f"ingest-{uuid.uuid4().hex[:12]}"
+        self.recorder = StatusRecorder(database, settings.ingest)
+        self.runners: dict[str, CameraRunner] = {}
+        self._versions: dict[str, str] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="ingest-supervisor")
+
+    async def run(self) -> None:
+        interval = self.settings.ingest.lease_ttl_s / 3
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("ingest.tick_failed", node=self.node)
+            await asyncio.sleep(interval)
+
+    async def _live_nodes(self) -> int:
+        since = utcnow() - timedelta(seconds=HEARTBEAT_FRESH_S)
+        async with self.database.transaction() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(ProcessHeartbeat)
+                .where(ProcessHeartbeat.role.contains("ingest"), ProcessHeartbeat.seen_at >= since)
+            )
+        return max(1, int(count or 0))
+
+    async def _enabled_cameras(self) -> dict[str, Camera]:
+        async with self.database.transaction() as session:
+            rows = await session.scalars(select(Camera).where(Camera.enabled.is_(True)))
+            return {camera.id: camera for camera in rows}
+
+    async def tick(self) -> None:
+        """Renew, stop, restart and take cameras once."""
+        cameras = await self._enabled_cameras()
+        ttl = self.settings.ingest.lease_ttl_s
+        for camera_id in list(self.runners):
+            camera = cameras.get(camera_id)
+            changed = camera is not None and stream_fingerprint(camera) != self._versions.get(
+                camera_id
+            )
+            held = camera is not None and await leases.acquire_or_renew(
+                self.database, lease_name(camera_id), self.node, ttl
+            )
+            if not held or changed:
+                await self._stop_camera(camera_id, release=held and not changed)
+        share = min(
+            self.settings.ingest.max_cameras, math.ceil(len(cameras) / await self._live_nodes())
+        )
+        # Each node walks the cameras in its own order, so nodes starting together spread out.
+        order = sorted(cameras, key=lambda cid: zlib.crc32(f"{self.node}:{cid}".encode()))
+        for camera_id in order:
+            if len(self.runners) >= share:
+                break
+            if camera_id in self.runners:
+                continue
+            if await leases.acquire_or_renew(self.database, lease_name(camera_id), self.node, ttl):
+                self._start_camera(cameras[camera_id])
+
+    def _start_camera(self, camera: Camera) -> None:
+        url = full_url(self.envelope, camera, "main")
+        if url is None:
+            return
+        secrets = tuple(
+            login.password
+            for login in open_logins(self.envelope, camera).values()
+            if login.password
+        )
+        source = CameraSource(
+            camera_id=camera.id,
+            url=url,
+            record=camera.recording_mode != RecordingMode.OFF,
+            secrets=secrets,
+        )
+        runner = CameraRunner(
+            source, CameraFiles.of(self.settings, camera.id), self.settings.ingest, self.recorder
+        )
+        self.runners[camera.id] = runner
+        self._versions[camera.id] = stream_fingerprint(camera)
+        runner.start()
+        logger.info("ingest.camera_started", camera=camera.id, node=self.node)
+
+    async def _stop_camera(self, camera_id: str, *, release: bool) -> None:
+        runner = self.runners.pop(camera_id)
+        self._versions.pop(camera_id, None)
+        await runner.stop()
+        if release:
+            await leases.release(self.database, lease_name(camera_id), self.node)
+        logger.info("ingest.camera_stopped", camera=camera_id, node=self.node)
+
+    async def stop(self) -> None:
+        """Stop every camera and give its lease back, so another node takes it at once."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for camera_id in list(self.runners):
+            await self._stop_camera(camera_id, release=True)
+        await self.recorder.close()
