@@ -348,6 +348,9 @@ class IngestSettings(Area):
     )
     max_cameras: int = Field(64, ge=1, description="Cameras one ingest process runs at most.")
     live_dir: str = Field("", description="Live HLS folder; empty: `<data_dir>/live`.")
+    live_url_ttl_s: int = Field(
+        3600, ge=30, le=86_400, description="How long a signed live playlist URL works."
+    )
 
 
 class CryptoSettings(Area):

@@ -180,6 +180,7 @@ CASES = [
         lambda w: {"privacy_masks": []},
     ),
     Case("GET", "/api/v1/cameras/{camera}/shares", (404, 403, 403, 200, 200)),
+    Case("GET", "/api/v1/cameras/{camera}/live", (404, 200, 200, 200, 200)),
     Case(
         "POST",
         "/api/v1/cameras/{camera}/shares",

@@ -151,13 +151,13 @@ def test_run_processes_restarts_a_killed_child_and_readiness_recovers(tmp_path: 
     process = start_orin(["run", "--processes", "--port", str(port)], env, log)
     try:
         wait_ready(url, 30, process, log)
-        roles = wait_for_roles(process.pid, {"api", "worker", "scheduler"})
+        roles = wait_for_roles(process.pid, {"api", "worker", "scheduler", "ingest"})
 
         os.kill(roles["api"], signal.SIGKILL)
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{url}/readyz", timeout=2)
         wait_ready(url, 30, process, log)
-        restarted = wait_for_roles(process.pid, {"api", "worker", "scheduler"})
+        restarted = wait_for_roles(process.pid, {"api", "worker", "scheduler", "ingest"})
         assert restarted["api"] != roles["api"]
 
         os.kill(roles["worker"], signal.SIGKILL)

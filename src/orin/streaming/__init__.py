@@ -1,0 +1,1 @@
+"""Streaming on the API side: live HLS behind signed URLs, probe, snapshots."""
