@@ -14,6 +14,7 @@ from orin.models.oauth_identity import OAuthIdentity
 from orin.models.outbox_message import OutboxMessage
 from orin.models.process_heartbeat import ProcessHeartbeat
 from orin.models.processed_message import ProcessedMessage
+from orin.models.recording import RecordingSegment
 from orin.models.refresh_token import RefreshToken
 from orin.models.signing_key import SigningKey
 from orin.models.space import Space, SpaceInvite, SpaceMember, SpaceRole
@@ -43,6 +44,7 @@ __all__ = [
     "ProcessHeartbeat",
     "ProcessedMessage",
     "RecordingMode",
+    "RecordingSegment",
     "RefreshToken",
     "ReviewState",
     "ShareRole",
