@@ -348,6 +348,14 @@ class IngestSettings(Area):
     )
     max_cameras: int = Field(64, ge=1, description="Cameras one ingest process runs at most.")
     live_dir: str = Field("", description="Live HLS folder; empty: `<data_dir>/live`.")
+    demo_camera: bool = Field(
+        True,
+        description="Add a demo camera (OpenCV's `vtest.avi`, looped) to each user's first space.",
+    )
+    demo_source: str = Field(
+        "",
+        description="Video for the demo camera; empty: `vtest.avi` from Debian's `opencv-doc`.",
+    )
     live_url_ttl_s: int = Field(
         3600, ge=30, le=86_400, description="How long a signed live playlist URL works."
     )

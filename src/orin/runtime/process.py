@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from orin.bus.base import Message
 from orin.config import Settings
 from orin.events import tasks as event_tasks
 from orin.gdpr import export as gdpr_export
+from orin.ingest.demo import prepare_demo_video
 from orin.ingest.supervisor import IngestSupervisor
 from orin.media import cleanup
 from orin.outbox import OutboxRelay, idempotent
@@ -60,7 +61,7 @@ class Runtime:
         self.scheduler: Scheduler | None = None
         self.ingest: IngestSupervisor | None = None
         self.heartbeat = Heartbeat(self.infra.database, "+".join(sorted(self.roles)))
-        self._background: list[asyncio.Task[None]] = []
+        self._background: list[asyncio.Task[Any]] = []
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -103,6 +104,10 @@ class Runtime:
             self.scheduler.start()
         self._background.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
         if "ingest" in self.roles:
+            if self.settings.ingest.demo_camera:
+                self._background.append(
+                    asyncio.create_task(prepare_demo_video(self.settings), name="demo-video")
+                )
             self.ingest = IngestSupervisor(self.infra.database, self.infra.envelope, self.settings)
             self.ingest.start()
         logger.info("runtime.started", roles=sorted(self.roles))

@@ -11,8 +11,9 @@ from orin.access import Capability, space_for
 from orin.audit import audit_event
 from orin.auth.deps import ClientDep, CurrentUser, VerifiedUser
 from orin.auth.emails import normalize_email
-from orin.deps import SessionDep
+from orin.deps import SessionDep, SettingsDep
 from orin.errors import NotFound
+from orin.ingest.demo import add_demo_camera, demo_source
 from orin.models.base import utcnow
 from orin.models.space import Space, SpaceInvite, SpaceMember, SpaceRole
 from orin.outbox import enqueue
@@ -93,9 +94,10 @@ async def list_spaces(
     responses=problem_responses(402, 422),
 )
 async def create_space(
-    body: SpaceIn, user: CurrentUser, db: SessionDep, client: ClientDep
+    body: SpaceIn, user: CurrentUser, db: SessionDep, client: ClientDep, settings: SettingsDep
 ) -> SpaceOut:
-    """Create a space; the caller owns it. Limited by the plan (402 when full)."""
+    """Create a space; the caller owns it. Limited by the plan (402 when full). A user's
+    first space gets the demo camera when the server offers one."""
     space = await service.create_space(
         db,
         user,
@@ -104,6 +106,12 @@ async def create_space(
         latitude=body.latitude,
         longitude=body.longitude,
     )
+    if (
+        settings.ingest.demo_camera
+        and demo_source(settings)
+        and await service.is_first_space(db, user)
+    ):
+        add_demo_camera(db, space, settings)
     await audit_event(
         db,
         client,

@@ -84,6 +84,14 @@ async def create_space(
     return space
 
 
+async def is_first_space(db: AsyncSession, user: User) -> bool:
+    """Whether the user is a member of exactly one space (the one just created)."""
+    count = await db.scalar(
+        select(func.count()).select_from(SpaceMember).where(SpaceMember.user_id == user.id)
+    )
+    return count == 1
+
+
 async def delete_space(db: AsyncSession, space: Space) -> None:
     """Delete the space with its cameras, guards and events; its media goes after commit."""
     await db.execute(delete(Event).where(Event.space_id == space.id))
