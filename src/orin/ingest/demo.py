@@ -1,7 +1,8 @@
 """The demo camera: OpenCV's `vtest.avi` (pedestrians on a plaza), looped, so a new user sees
 live video (and, with detection, catches) without owning a camera.
 
-The file is MPEG-4 Part 2, which browsers cannot play, so it is transcoded to H.264 once into
+The file is MPEG-4 Part 2, which browsers cannot play, so it is transcoded to H.264 (without
+B-frames, like IP cameras, so it can be stream-copied) once into
 ``<data_dir>/demo/vtest.mp4``; ingest then streams that file like a camera (``file://`` URL,
 read at its own pace, looped).
 """
@@ -66,6 +67,8 @@ async def prepare_demo_video(settings: Settings) -> Path | None:
             "veryfast",
             "-g",
             "10",
+            "-bf",
+            "0",
             "-pix_fmt",
             "yuv420p",
             "-an",

@@ -12,10 +12,13 @@ from enum import StrEnum
 
 
 class Problem(StrEnum):
+    """What went wrong; earlier members win when FFmpeg reports several (see `diagnose`)."""
+
     WRONG_CREDENTIALS = "wrong_credentials"
     UNREACHABLE = "unreachable"
     REFUSED = "refused"
     NOT_FOUND = "not_found"
+    NO_TIMESTAMPS = "no_timestamps"
     NOT_A_STREAM = "not_a_stream"
     UNSUPPORTED_CODEC = "unsupported_codec"
     STREAM_ENDED = "stream_ended"
@@ -30,13 +33,23 @@ REASONS: dict[Problem, str] = {
     Problem.NOT_FOUND: "the camera has no stream at that path",
     Problem.NOT_A_STREAM: "the address does not answer like an RTSP camera",
     Problem.UNSUPPORTED_CODEC: "the camera's video codec is not supported (use H.264 or H.265)",
+    Problem.NO_TIMESTAMPS: (
+        "the camera sends video without usable timestamps (turn off B-frames in its encoder)"
+    ),
     Problem.STREAM_ENDED: "the stream ended",
     Problem.TIMEOUT: "the camera stopped sending video",
     Problem.FAILED: "FFmpeg stopped",
 }
 
 # Status codes are fatal until the settings change (no point hammering the camera).
-FATAL = frozenset({Problem.WRONG_CREDENTIALS, Problem.NOT_FOUND, Problem.UNSUPPORTED_CODEC})
+FATAL = frozenset(
+    {
+        Problem.WRONG_CREDENTIALS,
+        Problem.NOT_FOUND,
+        Problem.UNSUPPORTED_CODEC,
+        Problem.NO_TIMESTAMPS,
+    }
+)
 
 _PATTERNS: list[tuple[re.Pattern[str], Problem]] = [
     (re.compile(r"401 Unauthorized|403 Forbidden", re.I), Problem.WRONG_CREDENTIALS),
@@ -49,6 +62,10 @@ _PATTERNS: list[tuple[re.Pattern[str], Problem]] = [
             re.I,
         ),
         Problem.UNREACHABLE,
+    ),
+    (
+        re.compile(r"first pts and dts value must be set|Timestamps are unset in a packet", re.I),
+        Problem.NO_TIMESTAMPS,
     ),
     (
         re.compile(r"Invalid data found when processing input|invalid RTSP|Invalid argument", re.I),
