@@ -15,7 +15,6 @@ import contextlib
 import math
 import uuid
 import zlib
-from datetime import timedelta
 
 import structlog
 from sqlalchemy import func, select
@@ -29,12 +28,12 @@ from orin.ingest.status import StatusRecorder
 from orin.kit.envelope import Envelope
 from orin.models.base import utcnow
 from orin.models.camera import Camera, RecordingMode
-from orin.models.process_heartbeat import ProcessHeartbeat
+from orin.models.lease import Lease
 from orin.runtime import leases
 
 logger = structlog.get_logger(__name__)
 
-HEARTBEAT_FRESH_S = 30.0
+NODE_LEASE_PREFIX = "ingest-node:"
 
 
 def lease_name(camera_id: str) -> str:
@@ -57,6 +56,7 @@ class IngestSupervisor:
         self.envelope = envelope
         self.settings = settings
         self.node = node or f"ingest-{uuid.uuid4().hex[:12]}"
+        self.membership = NODE_LEASE_PREFIX + self.node
         self.recorder = StatusRecorder(database, settings.ingest)
         self.runners: dict[str, CameraRunner] = {}
         self._versions: dict[str, str] = {}
@@ -77,12 +77,12 @@ class IngestSupervisor:
             await asyncio.sleep(interval)
 
     async def _live_nodes(self) -> int:
-        since = utcnow() - timedelta(seconds=HEARTBEAT_FRESH_S)
+        """Ingest processes alive now: those whose membership lease has not expired."""
         async with self.database.transaction() as session:
             count = await session.scalar(
                 select(func.count())
-                .select_from(ProcessHeartbeat)
-                .where(ProcessHeartbeat.role.contains("ingest"), ProcessHeartbeat.seen_at >= since)
+                .select_from(Lease)
+                .where(Lease.name.startswith(NODE_LEASE_PREFIX), Lease.expires_at > utcnow())
             )
         return max(1, int(count or 0))
 
@@ -93,8 +93,11 @@ class IngestSupervisor:
 
     async def tick(self) -> None:
         """Renew, stop, restart and take cameras once."""
-        cameras = await self._enabled_cameras()
         ttl = self.settings.ingest.lease_ttl_s
+        # Membership first: renewed before the camera leases, it always expires before them,
+        # so once a dead node's cameras are up for grabs it no longer counts as a node.
+        await leases.acquire_or_renew(self.database, self.membership, self.node, ttl)
+        cameras = await self._enabled_cameras()
         for camera_id in list(self.runners):
             camera = cameras.get(camera_id)
             changed = camera is not None and stream_fingerprint(camera) != self._versions.get(
@@ -108,15 +111,34 @@ class IngestSupervisor:
         share = min(
             self.settings.ingest.max_cameras, math.ceil(len(cameras) / await self._live_nodes())
         )
+        expired = await self._expired_leases()
         # Each node walks the cameras in its own order, so nodes starting together spread out.
         order = sorted(cameras, key=lambda cid: zlib.crc32(f"{self.node}:{cid}".encode()))
         for camera_id in order:
-            if len(self.runners) >= share:
-                break
             if camera_id in self.runners:
+                continue
+            # Up to the fair share, any free camera; beyond it, only cameras whose node died
+            # (an expired lease): nobody else runs them, so availability beats balance.
+            orphaned = camera_id in expired
+            if len(self.runners) >= (self.settings.ingest.max_cameras if orphaned else share):
                 continue
             if await leases.acquire_or_renew(self.database, lease_name(camera_id), self.node, ttl):
                 self._start_camera(cameras[camera_id])
+        if len(self.runners) > share:
+            # Above the fair share (another node joined): hand one camera back per tick.
+            surplus = max(self.runners, key=lambda cid: zlib.crc32(f"{self.node}:{cid}".encode()))
+            await self._stop_camera(surplus, release=True)
+
+    async def _expired_leases(self) -> set[str]:
+        """Cameras whose lease ran out without being released: their node died."""
+        prefix = lease_name("")
+        async with self.database.transaction() as session:
+            names = await session.scalars(
+                select(Lease.name).where(
+                    Lease.name.startswith(prefix), Lease.expires_at <= utcnow()
+                )
+            )
+            return {name.removeprefix(prefix) for name in names}
 
     def _start_camera(self, camera: Camera) -> None:
         url = full_url(self.envelope, camera, "main")
@@ -157,4 +179,5 @@ class IngestSupervisor:
                 await self._task
         for camera_id in list(self.runners):
             await self._stop_camera(camera_id, release=True)
+        await leases.release(self.database, self.membership, self.node)
         await self.recorder.close()
