@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.pgbouncer",
     "tests.fixtures.oidc",
     "tests.fixtures.api",
+    "tests.fixtures.cameras",
 ]
 
 

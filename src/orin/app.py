@@ -44,6 +44,7 @@ from orin.security.headers import SecurityHeadersMiddleware
 from orin.spaces.endpoints import router as spaces_router
 from orin.storage.base import ObjectStorage
 from orin.storage.endpoints import router as storage_router
+from orin.streaming.endpoints import router as streaming_router
 from orin.streaming.live import router as live_router
 from orin.users.endpoints import router as users_router
 
@@ -128,6 +129,7 @@ def create_app(
     app.include_router(events_router)
     app.include_router(guards_router)
     app.include_router(live_router)
+    app.include_router(streaming_router)
     app.include_router(admin_router)
 
     @app.get("/metrics", include_in_schema=False)

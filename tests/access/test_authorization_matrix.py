@@ -181,6 +181,15 @@ CASES = [
     ),
     Case("GET", "/api/v1/cameras/{camera}/shares", (404, 403, 403, 200, 200)),
     Case("GET", "/api/v1/cameras/{camera}/live", (404, 200, 200, 200, 200)),
+    # No live video in these worlds: a visible camera's snapshot is 404 "no live video yet".
+    Case("GET", "/api/v1/cameras/{camera}/snapshot", (404, 404, 404, 404, 404)),
+    Case(
+        "POST",
+        "/api/v1/cameras/probe",
+        (404, 403, 404, 200, 200),
+        lambda w: {"space_id": w.space, "main_url": "rtsp://127.0.0.1:1/x"},
+    ),
+    Case("POST", "/api/v1/cameras/{camera}/test", (404, 200, 200, 200, 200)),
     Case(
         "POST",
         "/api/v1/cameras/{camera}/shares",

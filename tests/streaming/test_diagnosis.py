@@ -22,6 +22,7 @@ from orin.ingest.ffmpeg_process import scrub
         (
             [
                 "[mpegts @ 0x1] Timestamps are unset in a packet for stream 0.",
+                "[mpegts @ 0x1] first pts and dts value must be set",
                 "av_interleaved_write_frame(): Invalid data found when processing input",
             ],
             Problem.NO_TIMESTAMPS,
@@ -33,6 +34,11 @@ from orin.ingest.ffmpeg_process import scrub
 )
 def test_problems_are_named(lines: list[str], problem: Problem) -> None:
     assert diagnose(lines).problem == problem
+
+
+def test_the_usual_first_packet_warning_is_not_a_problem() -> None:
+    lines = ["[hls @ 0x1] Timestamps are unset in a packet for stream 0.", "Connection refused"]
+    assert diagnose(lines).problem == Problem.REFUSED
 
 
 def test_fatal_problems_are_those_no_retry_fixes() -> None:

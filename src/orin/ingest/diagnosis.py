@@ -64,7 +64,9 @@ _PATTERNS: list[tuple[re.Pattern[str], Problem]] = [
         Problem.UNREACHABLE,
     ),
     (
-        re.compile(r"first pts and dts value must be set|Timestamps are unset in a packet", re.I),
+        # Only this line is fatal: "Timestamps are unset in a packet" alone is FFmpeg's usual
+        # complaint about the first RTSP packet, harmless with any camera.
+        re.compile(r"first pts and dts value must be set", re.I),
         Problem.NO_TIMESTAMPS,
     ),
     (
