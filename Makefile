@@ -52,3 +52,4 @@ bench: setup ## benchmarks print figures against a baseline in the same run
 	$(UV) run --frozen python bench/outbox_bench.py
 	$(UV) run --frozen python bench/auth_bench.py
 	$(UV) run --frozen python bench/events_bench.py
+	$(UV) run --frozen python bench/ingest_bench.py
