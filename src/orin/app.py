@@ -37,6 +37,7 @@ from orin.observability.logging import configure_logging
 from orin.observability.metrics import HttpMetrics, MetricsMiddleware
 from orin.observability.request_id import RequestIdMiddleware
 from orin.problems import UnhandledErrorMiddleware, install_problem_handlers
+from orin.recordings.endpoints import router as recordings_router
 from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.process import Role, Runtime
 from orin.security.body_limit import BodySizeLimitMiddleware
@@ -130,6 +131,7 @@ def create_app(
     app.include_router(guards_router)
     app.include_router(live_router)
     app.include_router(streaming_router)
+    app.include_router(recordings_router)
     app.include_router(admin_router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -130,6 +130,19 @@ class S3Settings(Area):
     create_bucket: bool = Field(
         True, description="Create the bucket at start if it does not exist."
     )
+    archive_after_days: int = Field(
+        0,
+        ge=0,
+        description="Days before media under `spaces/` moves to `archive_storage_class`; 0 never.",
+    )
+    archive_storage_class: Literal[
+        "GLACIER_IR", "STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER", "DEEP_ARCHIVE"
+    ] = Field("GLACIER_IR", description="Storage class archived media moves to.")
+    expire_after_days: int | None = Field(
+        None,
+        ge=1,
+        description="Backstop expiry of media no row points to; keep it above every retention.",
+    )
 
 
 class StorageSettings(Area):

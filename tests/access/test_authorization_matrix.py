@@ -190,6 +190,10 @@ CASES = [
         lambda w: {"space_id": w.space, "main_url": "rtsp://127.0.0.1:1/x"},
     ),
     Case("POST", "/api/v1/cameras/{camera}/test", (404, 200, 200, 200, 200)),
+    Case("GET", "/api/v1/cameras/{camera}/recordings", (404, 200, 200, 200, 200)),
+    Case("GET", "/api/v1/cameras/{camera}/recordings/playback", (404, 200, 200, 200, 200)),
+    # No recordings in these worlds: an empty playlist is 404 for everyone who may look.
+    Case("GET", "/api/v1/cameras/{camera}/recordings/playlist.m3u8", (404, 404, 404, 404, 404)),
     Case(
         "POST",
         "/api/v1/cameras/{camera}/shares",

@@ -19,13 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orin.auth import email_tasks
 from orin.auth.keys import KeyRing
 from orin.bus.base import Message
-from orin.config import Settings
+from orin.config import S3Settings, Settings
 from orin.events import tasks as event_tasks
 from orin.gdpr import export as gdpr_export
 from orin.ingest.demo import prepare_demo_video
 from orin.ingest.supervisor import IngestSupervisor
 from orin.media import cleanup
 from orin.outbox import OutboxRelay, idempotent
+from orin.recordings import retention as recording_retention
+from orin.recordings.lifecycle import apply_archive_rule
+from orin.recordings.uploader import RecordingUploader
 from orin.runtime import maintenance
 from orin.runtime.heartbeat import Heartbeat
 from orin.runtime.infrastructure import Infrastructure
@@ -39,7 +42,15 @@ Role = Literal["api", "worker", "scheduler", "ingest"]
 ALL_ROLES: tuple[Role, ...] = ("api", "worker", "scheduler", "ingest")
 
 # Importing a task module registers its tasks.
-_TASK_MODULES = (maintenance, email_tasks, cleanup, invite_mail, event_tasks, gdpr_export)
+_TASK_MODULES = (
+    maintenance,
+    email_tasks,
+    cleanup,
+    invite_mail,
+    event_tasks,
+    gdpr_export,
+    recording_retention,
+)
 
 
 class Runtime:
@@ -60,6 +71,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self.scheduler: Scheduler | None = None
         self.ingest: IngestSupervisor | None = None
+        self.uploader: RecordingUploader | None = None
         self.heartbeat = Heartbeat(self.infra.database, "+".join(sorted(self.roles)))
         self._background: list[asyncio.Task[Any]] = []
 
@@ -102,6 +114,11 @@ class Runtime:
         if "scheduler" in self.roles:
             self.scheduler = Scheduler(self.infra.database, self.settings.scheduler)
             self.scheduler.start()
+            s3 = self.settings.s3
+            if s3.endpoint and (s3.archive_after_days or s3.expire_after_days):
+                self._background.append(
+                    asyncio.create_task(_apply_archive_rule(s3), name="archive-rule")
+                )
         self._background.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
         if "ingest" in self.roles:
             if self.settings.ingest.demo_camera:
@@ -110,6 +127,10 @@ class Runtime:
                 )
             self.ingest = IngestSupervisor(self.infra.database, self.infra.envelope, self.settings)
             self.ingest.start()
+            self.uploader = RecordingUploader(
+                self.infra.database, self.infra.storage, self.settings
+            )
+            self.uploader.start()
         logger.info("runtime.started", roles=sorted(self.roles))
 
     async def stop(self) -> None:
@@ -122,6 +143,8 @@ class Runtime:
         self._background.clear()
         if self.ingest is not None:
             await self.ingest.stop()
+        if self.uploader is not None:
+            await self.uploader.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.relay is not None:
@@ -131,6 +154,19 @@ class Runtime:
 
     def _task_handler(self, consumer: str, handler: TaskHandler) -> _Bound:
         return _Bound(self.infra, consumer, handler)
+
+
+async def _apply_archive_rule(s3: S3Settings) -> None:
+    """Set the bucket's archive/expiry lifecycle rule (idempotent, so at every start)."""
+    try:
+        await apply_archive_rule(
+            s3,
+            archive_after_days=s3.archive_after_days,
+            storage_class=s3.archive_storage_class,
+            expire_after_days=s3.expire_after_days,
+        )
+    except Exception as exc:
+        logger.warning("storage.archive_rule_failed", error=str(exc))
 
 
 class _Bound:

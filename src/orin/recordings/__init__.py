@@ -1,0 +1,1 @@
+"""Recordings: segments uploaded from the ingest node, indexed, played back, and expired."""
