@@ -1,4 +1,4 @@
-"""Recordings: stored video segments of each camera, indexed by time.
+"""Recordings: stored video segments of each camera, indexed by time; the live ladder switch.
 
 Revision ID: 74e58ef2d6f3
 Revises: 08af9af19eb1
@@ -47,8 +47,17 @@ def upgrade() -> None:
             batch_op.f("ix_recording_segment_ended_at"), ["ended_at"], unique=False
         )
 
+    with op.batch_alter_table("camera", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("live_ladder", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    with op.batch_alter_table("camera", schema=None) as batch_op:
+        batch_op.alter_column("live_ladder", server_default=None)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("camera", schema=None) as batch_op:
+        batch_op.drop_column("live_ladder")
     with op.batch_alter_table("recording_segment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recording_segment_ended_at"))
         batch_op.drop_index("ix_recording_segment_camera_started")

@@ -209,3 +209,37 @@ async def _lost(person: Person, camera_id: str) -> tuple[str, str] | None:
 async def api_set_plan(api: Api, person: Person) -> None:
     async with api.database.transaction() as session:
         await session.execute(update(User).where(User.id == person.user_id).values(plan="pro"))
+
+
+@pytest.mark.parametrize("adapter_set", ["embedded"], indirect=True)
+async def test_the_optional_ladder_serves_a_master_playlist_of_two_renditions(
+    api: Api, fake_cameras: FakeCameraServer
+) -> None:
+    alice = await api.sign_up()
+    space = await alice.create_space()
+    camera = await alice.create_camera(
+        space["id"], main_url=fake_cameras.url("pattern"), live_ladder=True
+    )
+    assert camera["live_ladder"] is True
+    async with ingest(api):
+        await eventually(lambda: _is(alice, camera["id"], "online"), within_s=20, what="online")
+        live = (await alice.get(f"/api/v1/cameras/{camera['id']}/live")).json()
+        base = path_of(live["hls_url"]).rsplit("/", 1)[0]
+
+        async def rendition(name: str) -> str | None:
+            response = await api.http.get(f"{base}/{name}/index.m3u8")
+            return response.text if response.status_code == 200 and ".ts" in response.text else None
+
+        master = (await api.http.get(f"{base}/index.m3u8")).text
+        assert "#EXT-X-STREAM-INF" in master
+        assert "source/index.m3u8" in master
+        assert "RESOLUTION=640x360" in master
+        low = await eventually(lambda: rendition("low"), within_s=15, what="low rendition")
+        await eventually(lambda: rendition("source"), within_s=15, what="source rendition")
+        segment = [line for line in low.splitlines() if line.endswith(".ts")][-1]
+        media = await api.http.get(f"{base}/low/{segment}")
+        assert media.status_code == 200
+        assert media.content[:1] == b"\x47"
+        snapshot = await alice.get(f"/api/v1/cameras/{camera['id']}/snapshot")
+        assert snapshot.status_code == 200
+        assert snapshot.headers["content-type"] == "image/jpeg"

@@ -78,6 +78,7 @@ async def camera_out(db: SessionDep, envelope: Envelope, access: CameraAccess) -
         privacy_masks=[PrivacyMask.model_validate(mask) for mask in camera.privacy_masks],
         recording_mode=camera.recording_mode,
         retention_days=retention,
+        live_ladder=camera.live_ladder,
         role=access.role,
         shared_with_me=access.via_share,
         created_at=camera.created_at,
@@ -185,6 +186,7 @@ async def create_camera(
         privacy_masks=[mask.model_dump(mode="json") for mask in body.privacy_masks],
         recording_mode=body.recording_mode,
         retention_days=body.retention_days,
+        live_ladder=body.live_ladder,
         created_by=user.id,
     )
     service.store_urls(envelope, camera, urls=urls, logins=logins)
@@ -257,7 +259,7 @@ async def update_camera(
         camera.privacy_masks = [mask.model_dump(mode="json") for mask in body.privacy_masks]
     if body.detect is not None:
         camera.detect = body.detect.model_dump(mode="json")
-    for field in ("name", "enabled", "recording_mode", "retention_days"):
+    for field in ("name", "enabled", "recording_mode", "retention_days", "live_ladder"):
         if field in changes and (changes[field] is not None or field == "retention_days"):
             setattr(camera, field, changes[field])
     await db.flush()

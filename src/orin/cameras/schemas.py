@@ -40,6 +40,9 @@ class CameraIn(BaseModel):
     privacy_masks: list[PrivacyMask] = Field(default_factory=list, max_length=50)
     recording_mode: RecordingMode = RecordingMode.EVENTS
     retention_days: int | None = Field(None, ge=1, le=3650, description="Within the plan's.")
+    live_ladder: bool = Field(
+        False, description="Live HLS also offers a transcoded 360p rendition (uses CPU)."
+    )
 
 
 class CameraUpdate(BaseModel):
@@ -56,6 +59,7 @@ class CameraUpdate(BaseModel):
     privacy_masks: list[PrivacyMask] | None = Field(None, max_length=50)
     recording_mode: RecordingMode | None = None
     retention_days: int | None = Field(None, ge=1, le=3650)
+    live_ladder: bool | None = None
 
 
 class CameraOut(BaseModel):
@@ -73,6 +77,7 @@ class CameraOut(BaseModel):
     privacy_masks: list[PrivacyMask]
     recording_mode: RecordingMode
     retention_days: int
+    live_ladder: bool
     role: SpaceRole | ShareRole = Field(description="The caller's role on this camera.")
     shared_with_me: bool = Field(description="Reached through a camera share, not the space.")
     created_at: datetime

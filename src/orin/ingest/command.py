@@ -9,7 +9,10 @@ know wall-clock time; recording segments are cut at key frames every
 from __future__ import annotations
 
 from orin.config import IngestSettings
-from orin.ingest.layout import RECORDING_PATTERN, SEGMENT_PATTERN, CameraFiles
+from orin.ingest.layout import PLAYLIST, RECORDING_PATTERN, SEGMENT_PATTERN, CameraFiles
+
+LOW_BITRATE = "600k"
+SOURCE_NOMINAL_BITRATE = "4000k"
 
 
 def input_args(url: str, settings: IngestSettings) -> list[str]:
@@ -29,10 +32,75 @@ def input_args(url: str, settings: IngestSettings) -> list[str]:
     ]
 
 
+def _hls_options(settings: IngestSettings) -> list[str]:
+    return [
+        "-f",
+        "hls",
+        "-hls_time",
+        f"{settings.hls_segment_s:g}",
+        "-hls_list_size",
+        str(settings.hls_list_size),
+        "-hls_flags",
+        "independent_segments+program_date_time+delete_segments+temp_file",
+    ]
+
+
+def _copy_hls(files: CameraFiles, settings: IngestSettings) -> list[str]:
+    """The camera's stream as it is: one playlist, ``index.m3u8``."""
+    return [
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        *_hls_options(settings),
+        "-hls_segment_filename",
+        str(files.root / SEGMENT_PATTERN),
+        str(files.playlist),
+    ]
+
+
+def _ladder_hls(files: CameraFiles, settings: IngestSettings) -> list[str]:
+    """A master ``index.m3u8`` over two renditions: ``source/`` (copied) and ``low/`` (360p
+    H.264, key frames every second so its segments line up with the source's)."""
+    return [
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:v:0",
+        "-c:v:0",
+        "copy",
+        # A copied stream has no bitrate FFmpeg knows; without one it leaves the rendition out
+        # of the master playlist. This nominal figure only orders the renditions for players.
+        "-b:v:0",
+        SOURCE_NOMINAL_BITRATE,
+        "-c:v:1",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-filter:v:1",
+        "scale=-2:360",
+        "-b:v:1",
+        LOW_BITRATE,
+        "-force_key_frames:v:1",
+        "expr:gte(t,n_forced*1)",
+        *_hls_options(settings),
+        "-master_pl_name",
+        PLAYLIST,
+        "-var_stream_map",
+        "v:0,name:source v:1,name:low",
+        "-hls_segment_filename",
+        str(files.root / "%v" / SEGMENT_PATTERN),
+        str(files.root / "%v" / PLAYLIST),
+    ]
+
+
 def camera_command(
-    url: str, files: CameraFiles, settings: IngestSettings, *, record: bool
+    url: str, files: CameraFiles, settings: IngestSettings, *, record: bool, ladder: bool = False
 ) -> list[str]:
-    """The whole argv: ``ffmpeg <input> <live HLS> [<recording segments>]``."""
+    """The whole argv: ``ffmpeg <input> <live HLS> [<recording segments>]``; with ``ladder``
+    the live HLS is the adaptive two-rendition form (`_ladder_hls`)."""
     argv = [
         settings.ffmpeg,
         "-hide_banner",
@@ -44,21 +112,7 @@ def camera_command(
         "-stats_period",
         "1",
         *input_args(url, settings),
-        "-map",
-        "0:v:0",
-        "-c",
-        "copy",
-        "-f",
-        "hls",
-        "-hls_time",
-        f"{settings.hls_segment_s:g}",
-        "-hls_list_size",
-        str(settings.hls_list_size),
-        "-hls_flags",
-        "independent_segments+program_date_time+delete_segments+temp_file",
-        "-hls_segment_filename",
-        str(files.root / SEGMENT_PATTERN),
-        str(files.playlist),
+        *(_ladder_hls(files, settings) if ladder else _copy_hls(files, settings)),
     ]
     if record:
         argv += [

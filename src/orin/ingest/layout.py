@@ -17,6 +17,8 @@ SEGMENT_PATTERN = "seg_%d.ts"
 RECORDING_DIR = "rec"
 RECORDING_PATTERN = "%Y%m%dT%H%M%SZ.ts"
 RECORDING_LIST = "segments.csv"
+LADDER_RENDITIONS = ("source", "low")
+"""Sub-folders of the live folder when a camera's adaptive ladder is on (`ingest.command`)."""
 
 
 def live_root(settings: Settings) -> Path:
@@ -38,6 +40,13 @@ class CameraFiles:
         return self.root / PLAYLIST
 
     @property
+    def source_segments(self) -> Path:
+        """Where the camera's own (copied) live segments are: the ladder's ``source/`` when
+        that folder exists, else the live folder itself."""
+        source = self.root / LADDER_RENDITIONS[0]
+        return source if source.is_dir() else self.root
+
+    @property
     def recordings(self) -> Path:
         return self.root / RECORDING_DIR
 
@@ -48,6 +57,8 @@ class CameraFiles:
     def prepare(self) -> None:
         """Create the folders and drop a stale live playlist (the edge restarts with FFmpeg)."""
         self.recordings.mkdir(parents=True, exist_ok=True)
-        for stale in self.root.glob("seg_*.ts"):
-            stale.unlink(missing_ok=True)
-        self.playlist.unlink(missing_ok=True)
+        for folder in (self.root, *(self.root / name for name in LADDER_RENDITIONS)):
+            for stale in [*folder.glob("seg_*.ts"), folder / PLAYLIST]:
+                stale.unlink(missing_ok=True)
+            if folder != self.root and folder.is_dir():
+                folder.rmdir()

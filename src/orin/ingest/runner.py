@@ -35,6 +35,8 @@ class CameraSource:
     record: bool
     secrets: tuple[str, ...] = ()
     """The camera's passwords, scrubbed from anything FFmpeg prints."""
+    ladder: bool = False
+    """Also transcode a 360p rendition for adaptive live HLS."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,13 @@ class CameraRunner:
     async def _run_once(self) -> bool:
         """Run FFmpeg until it exits; True when the camera was online meanwhile."""
         self.files.prepare()
-        argv = camera_command(self.source.url, self.files, self.settings, record=self.source.record)
+        argv = camera_command(
+            self.source.url,
+            self.files,
+            self.settings,
+            record=self.source.record,
+            ladder=self.source.ladder,
+        )
         process = FfmpegProcess(argv, name=self.source.camera_id, secrets=self.source.secrets)
         self.process = process
         try:

@@ -42,7 +42,13 @@ def lease_name(camera_id: str) -> str:
 
 def stream_fingerprint(camera: Camera) -> str:
     """What FFmpeg depends on; a change restarts it (a rename or a status write does not)."""
-    parts = (camera.main_url, camera.detect_url, camera.credentials_sealed, camera.recording_mode)
+    parts = (
+        camera.main_url,
+        camera.detect_url,
+        camera.credentials_sealed,
+        camera.recording_mode,
+        camera.live_ladder,
+    )
     return repr(parts)
 
 
@@ -154,6 +160,7 @@ class IngestSupervisor:
             url=url,
             record=camera.recording_mode != RecordingMode.OFF,
             secrets=secrets,
+            ladder=camera.live_ladder,
         )
         runner = CameraRunner(
             source, CameraFiles.of(self.settings, camera.id), self.settings.ingest, self.recorder

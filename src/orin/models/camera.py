@@ -52,6 +52,8 @@ class Camera(Base):
     zones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     privacy_masks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     recording_mode: Mapped[RecordingMode] = mapped_column(String(20), default=RecordingMode.EVENTS)
+    live_ladder: Mapped[bool] = mapped_column(default=False)
+    """Live HLS also offers a transcoded 360p rendition (costs CPU; off by default)."""
     retention_days: Mapped[int | None] = mapped_column(default=None)
     """None: the plan's maximum."""
     created_by: Mapped[str | None] = mapped_column(

@@ -32,7 +32,7 @@ from orin.security.ratelimit import ApiRateLimit
 router = APIRouter(tags=["live"], responses=problem_responses(429))
 
 SCOPE = "live"
-_FILE = re.compile(r"^(index\.m3u8|seg_\d{1,12}\.ts)$")
+_FILE = re.compile(r"^((source|low)/)?(index\.m3u8|seg_\d{1,12}\.ts)$")
 _TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 
 
@@ -79,7 +79,7 @@ async def live(
 
 
 @router.get(
-    "/api/v1/live/{camera_id}/{expires_at}/{signature}/{name}",
+    "/api/v1/live/{camera_id}/{expires_at}/{signature}/{name:path}",
     operation_id="live_file",
     responses=problem_responses(403, 404),
     include_in_schema=True,
@@ -92,7 +92,8 @@ async def live_file(
     request: Request,
     settings: SettingsDep,
 ) -> FileResponse:
-    """A live playlist or segment, for whoever holds a valid signed link."""
+    """A live playlist or segment, for whoever holds a valid signed link (with the ladder on,
+    ``index.m3u8`` is the master playlist and renditions live under ``source/`` and ``low/``)."""
     verify(_secret(request), signature, SCOPE, camera_id, expires_at=expires_at)
     if not _FILE.match(name):
         raise NotFound("no such live file")

@@ -63,12 +63,13 @@ def live_segments(files: CameraFiles) -> list[Path]:
     Ingest writes segments under a temporary name and renames them when complete
     (``temp_file``), so every ``seg_<n>.ts`` here is whole.
     """
+    folder = files.source_segments
     try:
-        names = os.listdir(files.root)
+        names = os.listdir(folder)
     except FileNotFoundError:
         return []
     numbered = [(int(m.group(1)), name) for name in names if (m := _SEGMENT.match(name))]
-    return [files.root / name for _, name in sorted(numbered, reverse=True)]
+    return [folder / name for _, name in sorted(numbered, reverse=True)]
 
 
 def stale_after_s(settings: Settings) -> float:
