@@ -8,6 +8,7 @@ older versions are migrated (see ``docs/guards.md``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
@@ -245,10 +246,9 @@ def _night(
     next_day = start_day + timedelta(days=1)
     if location is not None:
         observer = Observer(latitude=location[0], longitude=location[1])
-        try:
+        # Polar day or night: the sun does not cross the horizon, so the fallback applies.
+        with contextlib.suppress(ValueError):
             return sunset(observer, start_day, tz), sunrise(observer, next_day, tz)
-        except ValueError:  # polar day or night: the sun does not cross the horizon
-            pass
     return _at(start_day, FALLBACK_NIGHT[0], tz), _at(next_day, FALLBACK_NIGHT[1], tz)
 
 
@@ -258,10 +258,8 @@ def _daytime(
     """Daytime on ``day``: (sunrise, sunset) as aware datetimes."""
     if location is not None:
         observer = Observer(latitude=location[0], longitude=location[1])
-        try:
+        with contextlib.suppress(ValueError):  # polar day or night: the fallback applies
             return sunrise(observer, day, tz), sunset(observer, day, tz)
-        except ValueError:
-            pass
     return _at(day, FALLBACK_DAY[0], tz), _at(day, FALLBACK_DAY[1], tz)
 
 
