@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 import uuid
 import zlib
 
@@ -74,13 +75,18 @@ class IngestSupervisor:
     async def run(self) -> None:
         interval = self.settings.ingest.lease_ttl_s / 3
         while True:
+            started = time.monotonic()
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("ingest.tick_failed", node=self.node)
-            await asyncio.sleep(interval)
+            took = time.monotonic() - started
+            if took > interval:
+                # Leases are renewed once a tick: slower ticks risk losing cameras to others.
+                logger.warning("ingest.tick_slow", node=self.node, took_s=round(took, 2))
+            await asyncio.sleep(max(0.0, interval - took))
 
     async def _live_nodes(self) -> int:
         """Ingest processes alive now: those whose membership lease has not expired."""
