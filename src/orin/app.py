@@ -47,6 +47,8 @@ from orin.storage.base import ObjectStorage
 from orin.storage.endpoints import router as storage_router
 from orin.streaming.endpoints import router as streaming_router
 from orin.streaming.live import router as live_router
+from orin.streaming.webrtc import WebRtcHub
+from orin.streaming.webrtc_endpoints import router as webrtc_router
 from orin.users.endpoints import router as users_router
 
 
@@ -63,9 +65,10 @@ class State(TypedDict):
     bus: Bus
     storage: ObjectStorage
     keyring: KeyRing | None
+    webrtc_hub: WebRtcHub
 
 
-def _state(settings: Settings, runtime: Runtime) -> State:
+def _state(settings: Settings, runtime: Runtime, hub: WebRtcHub) -> State:
     infra = runtime.infra
     return State(
         settings=settings,
@@ -78,6 +81,7 @@ def _state(settings: Settings, runtime: Runtime) -> State:
         bus=infra.bus,
         storage=infra.storage,
         keyring=runtime.keyring,
+        webrtc_hub=hub,
     )
 
 
@@ -102,11 +106,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
-        if runtime is not None:
-            yield _state(settings, runtime)
-            return
-        async with Runtime(settings, roles) as owned:
-            yield _state(settings, owned)
+        hub = WebRtcHub()
+        try:
+            if runtime is not None:
+                yield _state(settings, runtime, hub)
+                return
+            async with Runtime(settings, roles) as owned:
+                yield _state(settings, owned, hub)
+        finally:
+            await hub.close()
 
     app = FastAPI(
         title="ORIN",
@@ -132,6 +140,7 @@ def create_app(
     app.include_router(live_router)
     app.include_router(streaming_router)
     app.include_router(recordings_router)
+    app.include_router(webrtc_router)
     app.include_router(admin_router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -191,6 +191,13 @@ CASES = [
     ),
     Case("POST", "/api/v1/cameras/{camera}/test", (404, 200, 200, 200, 200)),
     Case("GET", "/api/v1/cameras/{camera}/recordings", (404, 200, 200, 200, 200)),
+    # The offer is checked before the camera is opened: a malformed one is 422 for viewers.
+    Case(
+        "POST",
+        "/api/v1/cameras/{camera}/webrtc",
+        (404, 422, 422, 422, 422),
+        lambda w: {"sdp": "v=0", "type": "offer"},
+    ),
     Case("GET", "/api/v1/cameras/{camera}/recordings/playback", (404, 200, 200, 200, 200)),
     # No recordings in these worlds: an empty playlist is 404 for everyone who may look.
     Case("GET", "/api/v1/cameras/{camera}/recordings/playlist.m3u8", (404, 404, 404, 404, 404)),

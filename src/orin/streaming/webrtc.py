@@ -7,10 +7,11 @@ into RTP, so a viewer costs no decoding or encoding. Each viewer starts at a key
 that falls behind is resynchronised at the next key frame instead of queueing latency.
 
 The offer must carry H.264 with packetization-mode 1. The answer keeps exactly one payload type:
-the offer's entry whose profile can decode the camera's (else its first such entry); aiortc
-itself only knows Constrained Baseline, so the offer it sees names that profile and the answer
-gets the browser's own parameters back. Offers without H.264 and cameras that do not send H.264
-(H.265, files) get `WebRtcUnsupported` (422): the client uses HLS instead.
+the offer's entry whose profile can decode the camera's, else its most basic one (Chromium
+decodes a High-profile camera sent that way). aiortc itself only knows Constrained Baseline, so
+the offer it sees names that profile and the answer gets the browser's own parameters back.
+Offers without H.264, cameras that do not send H.264 (H.265, files) and cameras sending
+B-frames (browsers drop the reordered frames) get `WebRtcUnsupported` (422): use HLS instead.
 
 Limits: `PEER_LIMIT` peer connections per hub, `CONNECT_TIMEOUT_S` to connect, dead peers
 dropped by ICE consent checks (about 30 s), and a camera nobody watches closed after `LINGER_S`.
