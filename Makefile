@@ -4,7 +4,7 @@ PYTEST_WORKERS ?= 3
 
 .PHONY: setup run run-processes test test-fast lint format typecheck check bench doctor migrate
 
-setup: ## install system packages (FFmpeg) and Python dependencies from the lockfile
+setup: ## install system packages (FFmpeg, the demo video) and Python dependencies from the lockfile
 	scripts/system-packages
 	$(UV) sync --frozen
 
