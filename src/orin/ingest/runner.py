@@ -1,7 +1,7 @@
 """One camera's FFmpeg, kept running: reconnects with backoff and jitter, reports status.
 
 States follow the camera: ``connecting`` while FFmpeg opens the stream, ``online`` once its
-output time moves, then ``offline`` (lost, unreachable, ended) or ``error`` (a problem no
+output time moves and the live playlist exists, then ``offline`` (lost, unreachable, ended) or ``error`` (a problem no
 retry fixes by itself: wrong password, no such stream, unsupported codec) with the reason. A
 stream that stalls without FFmpeg noticing is killed by a watchdog after twice the I/O timeout.
 """
@@ -158,7 +158,9 @@ class CameraRunner:
             progressed.cancel()
             if progressed in done:
                 process.progressed.clear()
-                if not online:
+                # Online once video flows *and* the first live segment is out, so a viewer
+                # who reacts to the status finds something to play.
+                if not online and self.files.playlist.exists():
                     online = True
                     await self._set(CameraStatus.ONLINE)
             elif exited not in done:
