@@ -40,6 +40,7 @@ def ingest_settings(api: Api) -> Settings:
 
 @asynccontextmanager
 async def ingest(api: Api, node: str = "") -> AsyncIterator[IngestSupervisor]:
+    await api.disable_other_cameras()
     supervisor = IngestSupervisor(
         api.database, api.runtime.infra.envelope, ingest_settings(api), node=node
     )

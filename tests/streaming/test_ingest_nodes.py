@@ -88,6 +88,7 @@ async def test_two_nodes_split_cameras_and_survive_a_kill(
         )["id"]
         for n in range(CAMERAS)
     ]
+    await api.disable_other_cameras()
     playlists = [CameraFiles.of(api.runtime.settings, cid).playlist for cid in ids]
     nodes = [start_node(api), start_node(api)]
     started = time.monotonic()

@@ -1,8 +1,9 @@
 """One camera's FFmpeg, kept running: reconnects with backoff and jitter, reports status.
 
 States follow the camera: ``connecting`` while FFmpeg opens the stream, ``online`` once its
-output time moves and the live playlist exists, then ``offline`` (lost, unreachable, ended) or ``error`` (a problem no
-retry fixes by itself: wrong password, no such stream, unsupported codec) with the reason. A
+output time moves and the live playlist exists, then ``offline`` (lost, unreachable, ended)
+or ``error`` (a problem no retry fixes by itself: wrong password, no such stream, unsupported
+codec) with the reason. A
 stream that stalls without FFmpeg noticing is killed by a watchdog after twice the I/O timeout.
 """
 

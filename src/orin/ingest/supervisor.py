@@ -24,17 +24,21 @@ from orin.cameras.credentials import full_url, open_logins
 from orin.config import Settings
 from orin.db import Database
 from orin.ingest.layout import CameraFiles
-from orin.ingest.runner import CameraRunner, CameraSource
+from orin.ingest.runner import CameraRunner, CameraSource, StatusChange
 from orin.ingest.status import StatusRecorder
+from orin.kit.crypto import SealError
 from orin.kit.envelope import Envelope
 from orin.models.base import utcnow
-from orin.models.camera import Camera, RecordingMode
+from orin.models.camera import Camera, CameraStatus, RecordingMode
 from orin.models.lease import Lease
 from orin.runtime import leases
 
 logger = structlog.get_logger(__name__)
 
 NODE_LEASE_PREFIX = "ingest-node:"
+UNREADABLE_CREDENTIALS = (
+    "the camera's password is sealed under a key this server does not have (ORIN_CRYPTO_KEYS)"
+)
 
 
 def lease_name(camera_id: str) -> str:
@@ -67,6 +71,8 @@ class IngestSupervisor:
         self.recorder = StatusRecorder(database, settings.ingest)
         self.runners: dict[str, CameraRunner] = {}
         self._versions: dict[str, str] = {}
+        self._unreadable: dict[str, str] = {}
+        """Cameras whose credentials cannot be opened, by fingerprint: skipped until edited."""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -129,13 +135,15 @@ class IngestSupervisor:
         for camera_id in order:
             if camera_id in self.runners:
                 continue
+            if self._unreadable.get(camera_id) == stream_fingerprint(cameras[camera_id]):
+                continue
             # Up to the fair share, any free camera; beyond it, only cameras whose node died
             # (an expired lease): nobody else runs them, so availability beats balance.
             orphaned = camera_id in expired
             if len(self.runners) >= (self.settings.ingest.max_cameras if orphaned else share):
                 continue
             if await leases.acquire_or_renew(self.database, lease_name(camera_id), self.node, ttl):
-                self._start_camera(cameras[camera_id])
+                await self._start_camera(cameras[camera_id])
         if len(self.runners) > share:
             # Above the fair share (another node joined): hand one camera back per tick.
             surplus = max(self.runners, key=lambda cid: zlib.crc32(f"{self.node}:{cid}".encode()))
@@ -152,15 +160,20 @@ class IngestSupervisor:
             )
             return {name.removeprefix(prefix) for name in names}
 
-    def _start_camera(self, camera: Camera) -> None:
-        url = full_url(self.envelope, camera, "main")
+    async def _start_camera(self, camera: Camera) -> None:
+        try:
+            url = full_url(self.envelope, camera, "main")
+            logins = open_logins(self.envelope, camera)
+        except SealError:
+            # Sealed under a key this deployment lacks: say so on the camera, run the others.
+            logger.error("ingest.credentials_unreadable", camera=camera.id)
+            self._unreadable[camera.id] = stream_fingerprint(camera)
+            await leases.release(self.database, lease_name(camera.id), self.node)
+            await self.recorder(StatusChange(camera.id, CameraStatus.ERROR, UNREADABLE_CREDENTIALS))
+            return
         if url is None:
             return
-        secrets = tuple(
-            login.password
-            for login in open_logins(self.envelope, camera).values()
-            if login.password
-        )
+        secrets = tuple(login.password for login in logins.values() if login.password)
         source = CameraSource(
             camera_id=camera.id,
             url=url,
