@@ -21,8 +21,8 @@ doctor: setup
 	$(UV) run --frozen orin doctor
 
 test: setup ## lint, type-check, then the whole test suite against real services
-	scripts/system-packages pgbouncer gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 \
-	  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	scripts/system-packages pgbouncer chromium fonts-dejavu-core gir1.2-gst-rtsp-server-1.0 \
+	  python3-gst-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
 	scripts/install-pgvector
 	$(UV) run --frozen ruff check .

@@ -112,15 +112,21 @@ async def test_two_nodes_split_cameras_and_survive_a_kill(
         victim.wait()
         killed_at = time.monotonic()
 
+        # The survivor holds every lease within the lease time plus a tick or two...
+        leased_s: float | None = None
         while True:
             held = await holders(api)
-            takeover = len(set(held.values())) == 1 and len(ffmpeg_children(survivor.pid)) == 4
-            if takeover and all(fresh(path, 2) for path in playlists):
+            if leased_s is None and len(held) == CAMERAS and len(set(held.values())) == 1:
+                leased_s = time.monotonic() - killed_at
+            running = len(ffmpeg_children(survivor.pid)) == CAMERAS
+            if leased_s is not None and running and all(fresh(path, 2) for path in playlists):
                 break
-            assert time.monotonic() - killed_at < LEASE_TTL_S + 12, f"no takeover: {held}"
+            # ...and video flows again soon after (FFmpeg start and a first segment; slower
+            # on a loaded machine, hence the wider bound).
+            assert time.monotonic() - killed_at < LEASE_TTL_S + 25, f"no takeover: {held}"
             await asyncio.sleep(0.25)
-        took_s = time.monotonic() - killed_at
-        assert took_s < LEASE_TTL_S + 12
+        assert leased_s is not None
+        assert leased_s < LEASE_TTL_S + 4
         await asyncio.sleep(0.5)
         assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in orphans)
     finally:

@@ -166,6 +166,9 @@ class GcraOutcome:
     result: RateLimitResult
 
 
+_EPSILON_S = 1e-6
+
+
 def gcra(tat: float | None, now: float, *, limit: int, period_s: float, cost: int) -> GcraOutcome:
     """The generic cell rate algorithm, in seconds.
 
@@ -177,7 +180,8 @@ def gcra(tat: float | None, now: float, *, limit: int, period_s: float, cost: in
     interval = period_s / limit
     base = now if tat is None else max(tat, now)
     new_tat = base + cost * interval
-    if new_tat - now <= period_s:
+    # (now + x) - now need not equal x in floats: compare with a hair of slack.
+    if new_tat - now <= period_s + _EPSILON_S:
         # Tiny epsilon: (period - used) / interval can land just below an integer in floats.
         remaining = int((period_s - (new_tat - now)) / interval + 1e-9)
         return GcraOutcome(new_tat, RateLimitResult(True, remaining, 0.0, new_tat - now))

@@ -169,7 +169,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat and tat > now then base = tat end
 local new_tat = base + cost * interval
 local used = new_tat - now
-if used <= period then
+if used <= period + 0.001 then  -- float slack: (now + x) - now need not be x
   if cost > 0 then
     redis.call('SET', KEYS[1], string.format('%.17g', new_tat),
                'PX', math.max(1, math.ceil(used / 1000)))

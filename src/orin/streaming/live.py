@@ -14,8 +14,9 @@ import re
 from datetime import UTC, datetime
 from typing import cast
 
+import anyio
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from orin.access import camera_for
@@ -91,16 +92,18 @@ async def live_file(
     name: str,
     request: Request,
     settings: SettingsDep,
-) -> FileResponse:
+) -> Response:
     """A live playlist or segment, for whoever holds a valid signed link (with the ladder on,
     ``index.m3u8`` is the master playlist and renditions live under ``source/`` and ``low/``)."""
     verify(_secret(request), signature, SCOPE, camera_id, expires_at=expires_at)
     if not _FILE.match(name):
         raise NotFound("no such live file")
     path = CameraFiles.of(settings, camera_id).root / name
-    if not path.is_file():
-        raise NotFound("no live video yet" if name == PLAYLIST else "segment gone")
-    suffix = path.suffix
+    # Read once: FFmpeg replaces the playlist (write, then rename) several times a second and
+    # deletes old segments, so a size taken before a later open could disagree with the body.
+    try:
+        content = await anyio.to_thread.run_sync(path.read_bytes)
+    except (FileNotFoundError, IsADirectoryError):
+        raise NotFound("no live video yet" if name == PLAYLIST else "segment gone") from None
     # Segment names restart at 0 when FFmpeg reconnects, so nothing here may be cached long.
-    cache = "no-cache"
-    return FileResponse(path, media_type=_TYPES[suffix], headers={"Cache-Control": cache})
+    return Response(content, media_type=_TYPES[path.suffix], headers={"Cache-Control": "no-cache"})
