@@ -45,6 +45,11 @@ def get_bus(request: Request) -> Bus:
     return cast(Bus, request.state.bus)
 
 
+def get_secret(request: Request) -> bytes:
+    """This deployment's secret key (signs URLs)."""
+    return cast(Infrastructure, request.state.infra).secret
+
+
 def get_envelope(request: Request) -> Envelope:
     return cast(Infrastructure, request.state.infra).envelope
 

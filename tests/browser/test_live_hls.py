@@ -14,28 +14,16 @@ import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page
 
-from orin.config import IngestSettings
 from orin.ingest.supervisor import IngestSupervisor
 from orin.streaming.live import live_path
 from tests.browser.conftest import CHROMIUM, LiveServer
 from tests.fixtures.api import Api, Person
-from tests.fixtures.cameras import FakeCameraServer
+from tests.fixtures.cameras import FAST_INGEST, FakeCameraServer
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing (apt: chromium)"
 )
 
-FAST_INGEST = IngestSettings(
-    demo_camera=False,
-    # One node renews its own lease; 6 s keeps a slow tick on a loaded CI machine from
-    # stopping the camera mid-playback (as tests/streaming/test_ingest_nodes.py does).
-    lease_ttl_s=6,
-    offline_after_s=1,
-    backoff_base_s=0.3,
-    backoff_max_s=2,
-    io_timeout_s=3,
-    stop_timeout_s=3,
-)
 SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "live-hls.png"
 PLAYED_S = 2.5
 """Seconds of live video the page must play (currentTime advancing) to pass."""

@@ -14,28 +14,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from orin.config import IngestSettings, Settings
+from orin.config import Settings
 from orin.ingest.supervisor import IngestSupervisor
 from orin.models.camera import Camera
 from orin.models.event import Event, EventKind
 from orin.models.user import User
 from tests.fixtures.api import Api, Person
-from tests.fixtures.cameras import FakeCameraServer
+from tests.fixtures.cameras import FAST_INGEST, FakeCameraServer
 from tests.fixtures.services import free_port
-
-FAST = IngestSettings(
-    demo_camera=False,
-    lease_ttl_s=3,
-    offline_after_s=1,
-    backoff_base_s=0.3,
-    backoff_max_s=2,
-    io_timeout_s=3,
-    stop_timeout_s=3,
-)
 
 
 def ingest_settings(api: Api) -> Settings:
-    return api.runtime.settings.model_copy(update={"ingest": FAST})
+    return api.runtime.settings.model_copy(update={"ingest": FAST_INGEST})
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVarTuple, cast
+from typing import Annotated, TypeVarTuple
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orin.access import Capability, camera_for
 from orin.auth.deps import CurrentUser
 from orin.config import Settings
-from orin.deps import SessionDep, SettingsDep, StorageDep
+from orin.deps import SessionDep, SettingsDep, StorageDep, get_secret
 from orin.errors import BadRequest, NotFound
 from orin.kit.signing import expiry_after, sign, verify
 from orin.models.base import utcnow
@@ -36,7 +36,6 @@ from orin.models.recording import RecordingSegment
 from orin.pagination import MAX_LIMIT, decode_cursor, encode_cursor, parse_cursor_time
 from orin.problems import problem_responses
 from orin.recordings.playlist import MEDIA_TYPE, PlaylistEntry, spans, vod_playlist
-from orin.runtime.infrastructure import Infrastructure
 from orin.security.ratelimit import ApiRateLimit
 from orin.storage.base import ObjectStorage
 
@@ -156,10 +155,6 @@ async def playlist_response(
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": "private, no-store"},
     )
-
-
-def _secret(request: Request) -> bytes:
-    return cast(Infrastructure, request.state.infra).secret
 
 
 @router.get(
@@ -286,7 +281,7 @@ async def recordings_playback(
     start, end = math.floor(since.timestamp()), math.ceil(until.timestamp())
     expires_at = expiry_after(settings.storage.url_ttl_s)
     signature = sign(
-        _secret(request), SCOPE, camera_id, str(start), str(end), expires_at=expires_at
+        get_secret(request), SCOPE, camera_id, str(start), str(end), expires_at=expires_at
     )
     query = f"since={start}&until={end}&expires={expires_at}&signature={signature}"
     return PlaybackOut(
@@ -320,7 +315,7 @@ async def signed_playlist(
 ) -> Response:
     """The playlist behind a signed playback URL, for whoever holds it."""
     verify(
-        _secret(request), signature, SCOPE, camera_id, str(since), str(until), expires_at=expires
+        get_secret(request), signature, SCOPE, camera_id, str(since), str(until), expires_at=expires
     )
     if await db.get(Camera, camera_id) is None:
         raise NotFound("no such camera")

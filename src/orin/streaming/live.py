@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import cast
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -21,13 +20,12 @@ from pydantic import BaseModel, Field
 
 from orin.access import camera_for
 from orin.auth.deps import CurrentUser
-from orin.deps import SessionDep, SettingsDep
+from orin.deps import SessionDep, SettingsDep, get_secret
 from orin.errors import NotFound
 from orin.ingest.layout import PLAYLIST, CameraFiles
 from orin.kit.signing import expiry_after, sign, verify
 from orin.models.camera import CameraStatus
 from orin.problems import problem_responses
-from orin.runtime.infrastructure import Infrastructure
 from orin.security.ratelimit import ApiRateLimit
 
 router = APIRouter(tags=["live"], responses=problem_responses(429))
@@ -42,10 +40,6 @@ class LiveOut(BaseModel):
     expires_at: datetime
     status: CameraStatus
     status_reason: str
-
-
-def _secret(request: Request) -> bytes:
-    return cast(Infrastructure, request.state.infra).secret
 
 
 def live_path(secret: bytes, camera_id: str, expires_at: int, name: str = PLAYLIST) -> str:
@@ -70,7 +64,7 @@ async def live(
     """A signed live HLS URL for the camera (ask again before it expires)."""
     access = await camera_for(db, user.id, camera_id)
     expires_at = expiry_after(settings.ingest.live_url_ttl_s)
-    path = live_path(_secret(request), camera_id, expires_at)
+    path = live_path(get_secret(request), camera_id, expires_at)
     return LiveOut(
         hls_url=settings.public_url.rstrip("/") + path,
         expires_at=datetime.fromtimestamp(expires_at, UTC),
@@ -95,7 +89,7 @@ async def live_file(
 ) -> Response:
     """A live playlist or segment, for whoever holds a valid signed link (with the ladder on,
     ``index.m3u8`` is the master playlist and renditions live under ``source/`` and ``low/``)."""
-    verify(_secret(request), signature, SCOPE, camera_id, expires_at=expires_at)
+    verify(get_secret(request), signature, SCOPE, camera_id, expires_at=expires_at)
     if not _FILE.match(name):
         raise NotFound("no such live file")
     path = CameraFiles.of(settings, camera_id).root / name
