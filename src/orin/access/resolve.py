@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, or_, select
@@ -129,3 +130,29 @@ async def guard_for(
     except NotFound:
         raise NotFound("no such guard") from None
     return guard, access
+
+
+async def camera_roles(
+    db: AsyncSession, user_id: str, cameras: Sequence[Camera]
+) -> dict[str, SpaceRole | ShareRole]:
+    """The caller's role on each of ``cameras`` in two queries (space role wins over a share);
+    cameras they cannot reach are left out."""
+    space_ids = {camera.space_id for camera in cameras}
+    members = await db.execute(
+        select(SpaceMember.space_id, SpaceMember.role).where(
+            SpaceMember.user_id == user_id, SpaceMember.space_id.in_(space_ids)
+        )
+    )
+    by_space = {space_id: SpaceRole(role) for space_id, role in members}
+    shares = await db.execute(
+        _live_shares(user_id)
+        .with_only_columns(CameraShare.camera_id, CameraShare.role)
+        .where(CameraShare.camera_id.in_([camera.id for camera in cameras]))
+    )
+    by_camera = {camera_id: ShareRole(role) for camera_id, role in shares}
+    roles: dict[str, SpaceRole | ShareRole] = {}
+    for camera in cameras:
+        role = by_space.get(camera.space_id) or by_camera.get(camera.id)
+        if role is not None:
+            roles[camera.id] = role
+    return roles

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import func, select
 
 from orin.access import CameraAccess, Capability, camera_for, space_for, visible_camera_ids
-from orin.access.resolve import space_role
+from orin.access.resolve import camera_roles, space_role
 from orin.audit import audit_event
 from orin.auth.deps import ClientDep, CurrentUser, VerifiedUser
 from orin.auth.emails import normalize_email
 from orin.cameras import service
-from orin.cameras.credentials import Login, Stream, masked_url, open_logins
+from orin.cameras.credentials import Login, Stream, masked_url, open_logins, split_login
 from orin.cameras.geometry import PrivacyMask, Zone
 from orin.cameras.network_policy import NetworkPolicy
 from orin.cameras.schemas import (
@@ -60,9 +60,14 @@ def policy_of(settings: SettingsDep) -> NetworkPolicy:
 PolicyDep = Annotated[NetworkPolicy, Depends(policy_of)]
 
 
-async def camera_out(db: SessionDep, envelope: Envelope, access: CameraAccess) -> CameraOut:
+async def camera_out(
+    db: SessionDep, envelope: Envelope, access: CameraAccess, plan_retention: int | None = None
+) -> CameraOut:
+    """The camera as the API shows it; ``plan_retention`` saves a lookup when already known."""
     camera = access.camera
-    retention = camera.retention_days or await service.retention_limit(db, camera.space_id)
+    retention = camera.retention_days or plan_retention
+    if retention is None:
+        retention = await service.retention_limit(db, camera.space_id)
     return CameraOut(
         id=camera.id,
         space_id=camera.space_id,
@@ -108,7 +113,7 @@ async def _urls_and_logins(
     if main_url is not None:
         main = await service.checked_url(main_url, field="main_url", user=user, policy=policy)
         urls["main"] = main
-        logins["main"] = service.login_for(main, username, password)
+        logins["main"] = split_login(main, username, password)
     if detect_url is not None:
         if detect_url == "":
             urls["detect"] = None
@@ -142,10 +147,15 @@ async def list_cameras(
         query, created=Camera.created_at, key=Camera.id, limit=limit, cursor=cursor
     )
     cameras = list(await db.scalars(statement))
-    items = [
-        await camera_out(db, envelope, await camera_for(db, user.id, camera.id))
-        for camera in cameras[:limit]
-    ]
+    page = cameras[:limit]
+    roles = await camera_roles(db, user.id, page)
+    retention: dict[str, int] = {}
+    items = []
+    for camera in page:
+        if camera.space_id not in retention:
+            retention[camera.space_id] = await service.retention_limit(db, camera.space_id)
+        access = CameraAccess(camera, roles[camera.id])
+        items.append(await camera_out(db, envelope, access, retention[camera.space_id]))
     return Page[CameraOut](items=items, next_cursor=next_cursor(items, len(cameras), limit))
 
 

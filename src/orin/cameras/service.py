@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orin.cameras.credentials import Login, Stream, open_logins, seal_logins, split_login
+from orin.cameras.credentials import Login, Stream, open_logins, seal_logins
 from orin.cameras.network_policy import DestinationRefused, NetworkPolicy, check_destination
 from orin.cameras.stream_url import StreamUrl, StreamUrlError, parse_stream_url
 from orin.errors import BadRequest, Conflict
@@ -71,10 +71,6 @@ def store_urls(
                 merged.pop("detect", None)
     merged.update(logins)
     camera.credentials_sealed = seal_logins(envelope, camera.id, merged)
-
-
-def login_for(url: StreamUrl, username: str | None, password: str | None) -> Login:
-    return split_login(url, username, password)
 
 
 async def guards_using_zones(db: AsyncSession, camera: Camera, zone_names: set[str]) -> list[str]:

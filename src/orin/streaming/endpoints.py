@@ -17,7 +17,7 @@ from orin.access import Capability, camera_for, space_for
 from orin.audit import audit_event
 from orin.auth.deps import ClientDep, CurrentUser
 from orin.cameras import service
-from orin.cameras.credentials import Stream, full_url, open_logins
+from orin.cameras.credentials import Stream, full_url, open_logins, split_login
 from orin.cameras.endpoints import PolicyDep
 from orin.cameras.geometry import PrivacyMask
 from orin.deps import EnvelopeDep, SessionDep, SettingsDep
@@ -144,7 +144,7 @@ async def probe_url(
     must pass the network policy; credentials are used for this probe only, never stored."""
     await space_for(db, user.id, body.space_id, Capability.MANAGE)
     url = await service.checked_url(body.main_url, field="main_url", user=user, policy=policy)
-    login = service.login_for(url, body.username, body.password)
+    login = split_login(url, body.username, body.password)
     full = url.without_credentials() if login.empty else url.with_credentials(*login.pair)
     await audit_event(
         db,
