@@ -4,9 +4,10 @@ PYTEST_WORKERS ?= 3
 
 .PHONY: setup run run-processes test test-fast lint format typecheck check bench doctor migrate
 
-setup: ## install system packages (FFmpeg, the demo video) and Python dependencies from the lockfile
+setup: ## install system packages (FFmpeg, the demo video), Python dependencies and detector models from the lockfiles
 	scripts/system-packages
 	$(UV) sync --frozen
+	scripts/models
 
 run: setup ## run ORIN with the embedded default (SQLite, memory, in-process bus, local files)
 	$(UV) run --frozen orin run

@@ -23,6 +23,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from orin.vision.detectors.config import (
+    DetectorConfig,
+    OpenImagesSsdConfig,
+    SsdCocoConfig,
+)
+
 ENV_PREFIX = "ORIN_"
 CONFIG_FILE_ENV = "ORIN_CONFIG_FILE"
 
@@ -374,6 +380,60 @@ class IngestSettings(Area):
     )
 
 
+def _default_detectors() -> dict[str, DetectorConfig]:
+    return {"coco": SsdCocoConfig(), "packages": OpenImagesSsdConfig()}
+
+
+class VisionSettings(Area):
+    enabled: bool = Field(True, description="Run the detection pipeline on ingest nodes.")
+    detect_fps: float = Field(5.0, gt=0, le=30, description="Frames per second decoded for AI.")
+    detect_width: int = Field(
+        640, ge=160, le=1920, description="Width of decoded detect frames (height keeps aspect)."
+    )
+    detectors: dict[str, DetectorConfig] = Field(
+        default_factory=_default_detectors,
+        description="Detectors by name (JSON); a camera uses those that report its guards' "
+        "objects, in this order.",
+    )
+    transport: Literal["local", "amqp"] = Field(
+        "local",
+        description="`local`: an in-process pool; `amqp`: `orin detector` replicas over "
+        "RabbitMQ request/reply (needs ORIN_AMQP_URL).",
+    )
+    local_workers: int = Field(
+        1, ge=1, le=64, description="Inference threads of the in-process pool, per detector."
+    )
+    max_batch: int = Field(
+        1, ge=1, le=64, description="Most images (from any cameras) run in one inference call."
+    )
+    batch_window_ms: float = Field(
+        2.0, ge=0, le=100, description="How long a batch waits for more images once it has one."
+    )
+    request_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="A remote detection not answered in this time is resent."
+    )
+    request_attempts: int = Field(
+        3, ge=1, le=20, description="Times a remote detection is tried before the frame is skipped."
+    )
+    full_frame_interval_s: float = Field(
+        5.0, gt=0, description="Run a full-frame detection at least this often, motion or not."
+    )
+    clip_pre_roll_s: float = Field(5.0, ge=0, le=60, description="Clip seconds before a catch.")
+    clip_post_roll_s: float = Field(10.0, ge=1, le=120, description="Clip seconds after it.")
+    clip_wait_s: float = Field(
+        300.0,
+        gt=0,
+        description="How long a clip waits for its recording segments before it is cut from "
+        "what arrived (or given up when none did).",
+    )
+    track_flush_s: float = Field(
+        30.0, gt=0, description="Active tracks are saved (for backtests) at least this often."
+    )
+    track_retention_days: int = Field(
+        30, ge=1, le=3650, description="Stored tracks older than this are deleted."
+    )
+
+
 class CryptoSettings(Area):
     keys: dict[str, str] = Field(
         default_factory=dict,
@@ -459,6 +519,9 @@ class Settings(BaseSettings):
     )
     ingest: IngestSettings = Field(
         default_factory=IngestSettings, description="Camera ingest (FFmpeg per camera)."
+    )
+    vision: VisionSettings = Field(
+        default_factory=VisionSettings, description="Detection, tracking and guard evaluation."
     )
     crypto: CryptoSettings = Field(
         default_factory=CryptoSettings, description="Keys that seal secrets at rest."

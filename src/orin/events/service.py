@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orin.errors import Conflict
 from orin.events.embeddings import EmbeddingCache, text_embeddings
+from orin.guards.tuning import with_feedback
 from orin.models.base import new_id, utcnow
 from orin.models.camera import Camera
 from orin.models.event import EMBEDDING_DIM, Event, EventKind, ReviewState
@@ -370,5 +371,20 @@ async def review_event(
         await refresh_search(session, event, embeddings=embeddings)
     event.reviewed_by = reviewer_id
     event.reviewed_at = utcnow()
+    if after != before and after in (ReviewState.CONFIRMED, ReviewState.FALSE_ALARM):
+        await _teach_guard(session, event, confirmed=after == ReviewState.CONFIRMED)
     await session.flush()
     return change
+
+
+async def _teach_guard(session: AsyncSession, event: Event, *, confirmed: bool) -> None:
+    """Feed a confirmed / false-alarm review back into its guard's thresholds
+    (`orin.guards.tuning`)."""
+    if event.guard_id is None or event.label is None or event.confidence is None:
+        return
+    guard = await session.get(Guard, event.guard_id, with_for_update=True)
+    if guard is None:
+        return
+    guard.tuning = with_feedback(
+        guard.tuning or {}, event.label, event.zone, event.confidence, confirmed
+    )

@@ -15,6 +15,9 @@ from orin.errors import Conflict
 from orin.guards import service
 from orin.guards.rule import Rule
 from orin.guards.schemas import (
+    BacktestCatch,
+    BacktestIn,
+    BacktestOut,
     Explanation,
     GuardCamerasIn,
     GuardIn,
@@ -24,10 +27,14 @@ from orin.guards.schemas import (
     ValidateIn,
     ValidateOut,
 )
-from orin.models.guard import Guard, GuardState
+from orin.models.camera import Camera
+from orin.models.guard import Guard, GuardCamera, GuardState
+from orin.models.space import Space
 from orin.pagination import MAX_LIMIT, Page, next_cursor, oldest_first
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
+from orin.vision.backtest import backtest, match_time
+from orin.vision.watch import camera_geometry, guard_spec
 
 router = APIRouter(
     prefix="/api/v1/guards",
@@ -258,3 +265,66 @@ async def guard_stats(guard_id: str, user: CurrentUser, db: SessionDep) -> Guard
     """Catches, review outcomes, false-alarm rate, and learnt thresholds."""
     guard, _ = await guard_for(db, user.id, guard_id)
     return await service.guard_stats(db, guard)
+
+
+class GuardHasNoRule(Conflict):
+    type_slug = "guard-has-no-rule"
+    title = "Guard has no rule"
+
+
+@router.post(
+    "/{guard_id}/backtest",
+    operation_id="guards_backtest",
+    responses=problem_responses(404, 409, 422),
+)
+async def backtest_guard(
+    guard_id: str, body: BacktestIn, user: CurrentUser, db: SessionDep
+) -> BacktestOut:
+    """What the guard (or ``rule``, a what-if) would have caught over a past window, replayed
+    from stored tracks; nothing is recorded and nobody is notified."""
+    guard, _ = await guard_for(db, user.id, guard_id)
+    if body.rule is not None:
+        guard_rule = body.rule.model_dump(mode="json")
+    elif guard.rule is not None:
+        guard_rule = guard.rule
+    else:
+        raise GuardHasNoRule("the guard has no valid rule; pass `rule` to try one")
+    space = await db.get(Space, guard.space_id)
+    assert space is not None
+    spec = guard_spec(guard, space, rule=Rule.model_validate(guard_rule))
+    assert spec is not None
+    camera_ids = list(
+        await db.scalars(select(GuardCamera.camera_id).where(GuardCamera.guard_id == guard.id))
+    )
+    if body.camera_ids is not None:
+        camera_ids = [camera_id for camera_id in camera_ids if camera_id in set(body.camera_ids)]
+    cameras = list(
+        await db.scalars(select(Camera).where(Camera.id.in_(camera_ids)).order_by(Camera.id))
+    )
+    result = await backtest(
+        db,
+        spec,
+        [(camera.id, camera_geometry(camera)[0]) for camera in cameras],
+        body.start,
+        body.end,
+    )
+    return BacktestOut(
+        guard_id=guard.id,
+        start=body.start,
+        end=body.end,
+        tracks_replayed=result.tracks,
+        truncated=result.truncated,
+        catches=[
+            BacktestCatch(
+                camera_id=camera_id,
+                track_id=match.track_id,
+                label=match.label,
+                confidence=round(match.confidence, 4),
+                zone=match.zone,
+                at=match_time(match),
+                dwell_s=match.dwell_s,
+                count=match.count,
+            )
+            for camera_id, match in result.matches
+        ],
+    )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from orin.guards.rule import Rule
 from orin.models.guard import GuardState
@@ -104,5 +104,50 @@ class GuardStats(BaseModel):
     )
     last_catch_at: datetime | None
     tuning: dict[str, float] = Field(
-        description="Confidence thresholds learnt from reviews, per `label` or `label@zone`."
+        description="Confidence a catch needs, learnt from reviews, per `label|zone` (`*`: "
+        "anywhere); raised above false alarms, never above confirmed catches."
     )
+
+
+MAX_BACKTEST_DAYS = 31
+
+
+class BacktestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime = Field(description="Window start (inclusive), with a timezone.")
+    end: AwareDatetime = Field(description="Window end (exclusive); at most 31 days after start.")
+    camera_ids: list[str] | None = Field(
+        None, max_length=100, description="Only these of the guard's cameras; none: all of them."
+    )
+    rule: Rule | None = Field(
+        None, description="Try this rule instead of the guard's own (what-if); nothing is saved."
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > timedelta(days=MAX_BACKTEST_DAYS):
+            raise ValueError(f"a backtest covers at most {MAX_BACKTEST_DAYS} days")
+        return self
+
+
+class BacktestCatch(BaseModel):
+    camera_id: str
+    track_id: str
+    label: str
+    confidence: float
+    zone: str | None
+    at: datetime
+    dwell_s: float
+    count: int = Field(description="Objects satisfying the rule at that instant.")
+
+
+class BacktestOut(BaseModel):
+    guard_id: str
+    start: datetime
+    end: datetime
+    tracks_replayed: int
+    truncated: bool = Field(description="True when a camera had more tracks than one run takes.")
+    catches: list[BacktestCatch]

@@ -14,6 +14,7 @@ from orin.errors import OrinError
 from orin.guards.compiler import Compilation, compile_instruction
 from orin.guards.rule import Rule, check_zones
 from orin.guards.schemas import Explanation, GuardStats, UnderstoodOut
+from orin.guards.tuning import thresholds as learnt_thresholds
 from orin.models.base import utcnow
 from orin.models.camera import Camera
 from orin.models.event import Event, EventKind, ReviewState
@@ -166,5 +167,5 @@ async def guard_stats(db: AsyncSession, guard: Guard) -> GuardStats:
         if reviewed
         else None,
         last_catch_at=last,
-        tuning={str(key): float(value) for key, value in tuning.get("thresholds", {}).items()},
+        tuning=learnt_thresholds(Rule.model_validate(guard.rule), tuning) if guard.rule else {},
     )

@@ -9,6 +9,7 @@ know wall-clock time; recording segments are cut at key frames every
 from __future__ import annotations
 
 from orin.config import IngestSettings
+from orin.ingest.frames import FrameOutput
 from orin.ingest.layout import PLAYLIST, RECORDING_PATTERN, SEGMENT_PATTERN, CameraFiles
 
 LOW_BITRATE = "600k"
@@ -96,11 +97,36 @@ def _ladder_hls(files: CameraFiles, settings: IngestSettings) -> list[str]:
     ]
 
 
+def _detect_frames(frames: FrameOutput, input_index: int) -> list[str]:
+    """Decoded frames at the detect rate and size, as YUV4MPEG2 on the inherited pipe."""
+    height = frames.height if frames.height else -2
+    return [
+        "-map",
+        f"{input_index}:v:0",
+        "-an",
+        "-filter:v",
+        f"fps={frames.fps:g},scale={frames.width}:{height}",
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "yuv4mpegpipe",
+        f"pipe:{frames.fd}",
+    ]
+
+
 def camera_command(
-    url: str, files: CameraFiles, settings: IngestSettings, *, record: bool, ladder: bool = False
+    url: str,
+    files: CameraFiles,
+    settings: IngestSettings,
+    *,
+    record: bool,
+    ladder: bool = False,
+    frames: FrameOutput | None = None,
 ) -> list[str]:
-    """The whole argv: ``ffmpeg <input> <live HLS> [<recording segments>]``; with ``ladder``
-    the live HLS is the adaptive two-rendition form (`_ladder_hls`)."""
+    """The whole argv: ``ffmpeg <input> <live HLS> [<recording segments>] [<detect frames>]``;
+    with ``ladder`` the live HLS is the adaptive two-rendition form (`_ladder_hls`). A detect
+    sub-stream is opened as a second input of the same process."""
+    second_input = input_args(frames.detect_url, settings) if frames and frames.detect_url else []
     argv = [
         settings.ffmpeg,
         "-hide_banner",
@@ -112,6 +138,7 @@ def camera_command(
         "-stats_period",
         "1",
         *input_args(url, settings),
+        *second_input,
         *(_ladder_hls(files, settings) if ladder else _copy_hls(files, settings)),
     ]
     if record:
@@ -136,4 +163,6 @@ def camera_command(
             "1",
             str(files.recordings / RECORDING_PATTERN),
         ]
+    if frames is not None:
+        argv += _detect_frames(frames, 1 if second_input else 0)
     return argv

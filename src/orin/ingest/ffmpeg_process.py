@@ -40,8 +40,17 @@ def scrub(line: str, secrets: Sequence[str] = ()) -> str:
 class FfmpegProcess:
     """One FFmpeg child, its progress and the tail of its stderr."""
 
-    def __init__(self, argv: Sequence[str], *, name: str, secrets: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        name: str,
+        secrets: Sequence[str] = (),
+        pass_fds: Sequence[int] = (),
+    ) -> None:
         self.argv = list(argv)
+        self.pass_fds = tuple(pass_fds)
+        """File descriptors the child inherits (the detect-frame pipe)."""
         self.name = name
         self.secrets = tuple(secrets)
         """Strings (passwords) never written to logs or kept in the stderr tail."""
@@ -65,6 +74,7 @@ class FfmpegProcess:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
             preexec_fn=kill_with_parent,
+            pass_fds=self.pass_fds,
             env=env,
         )
         assert self.process.stdout is not None

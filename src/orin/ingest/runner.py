@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from orin.config import IngestSettings
 from orin.ingest.command import camera_command
 from orin.ingest.diagnosis import Diagnosis, diagnose
 from orin.ingest.ffmpeg_process import FfmpegProcess
+from orin.ingest.frames import FrameOutput, FrameReader, FrameSink, open_pipe
 from orin.ingest.layout import CameraFiles
 from orin.models.camera import CameraStatus
 
@@ -38,6 +40,19 @@ class CameraSource:
     """The camera's passwords, scrubbed from anything FFmpeg prints."""
     ladder: bool = False
     """Also transcode a 360p rendition for adaptive live HLS."""
+    detect: DetectSpec | None = None
+    """Decode frames for the vision pipeline (None: this camera has nothing to watch for)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectSpec:
+    """Which frames the vision pipeline wants from the camera's FFmpeg."""
+
+    fps: float
+    width: int
+    height: int | None = None
+    url: str | None = None
+    """The detect sub-stream with credentials, or None for the main stream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +83,10 @@ class CameraRunner:
         on_status: StatusSink,
         *,
         rng: random.Random | None = None,
+        frame_sink: FrameSink | None = None,
     ) -> None:
         self.source = source
+        self.frame_sink = frame_sink
         self.files = files
         self.settings = settings
         self.on_status = on_status
@@ -132,20 +149,38 @@ class CameraRunner:
     async def _run_once(self) -> bool:
         """Run FFmpeg until it exits; True when the camera was online meanwhile."""
         self.files.prepare()
+        detect = self.source.detect if self.frame_sink is not None else None
+        read_fd = write_fd = -1
+        frames: FrameOutput | None = None
+        if detect is not None:
+            read_fd, write_fd = open_pipe()
+            frames = FrameOutput(write_fd, detect.fps, detect.width, detect.height, detect.url)
         argv = camera_command(
             self.source.url,
             self.files,
             self.settings,
             record=self.source.record,
             ladder=self.source.ladder,
+            frames=frames,
         )
-        process = FfmpegProcess(argv, name=self.source.camera_id, secrets=self.source.secrets)
+        process = FfmpegProcess(
+            argv,
+            name=self.source.camera_id,
+            secrets=self.source.secrets,
+            pass_fds=(write_fd,) if frames else (),
+        )
         self.process = process
         try:
             await process.start()
         except OSError as exc:
             self.last_diagnosis = diagnose([f"cannot start FFmpeg: {exc}"])
             return False
+        finally:
+            if frames is not None:
+                os.close(write_fd)  # FFmpeg holds its copy; EOF comes when it exits
+        reading: asyncio.Task[None] | None = None
+        if frames is not None and self.frame_sink is not None:
+            reading = asyncio.create_task(FrameReader(read_fd, self.frame_sink).run())
         online = False
         exited = asyncio.create_task(process.wait())
         stall_s = max(2 * self.settings.io_timeout_s, 4.0)
@@ -169,6 +204,8 @@ class CameraRunner:
                 await process.stop(self.settings.stop_timeout_s)
                 process.stderr_tail.append("stream timed out: no video")
         await exited
+        if reading is not None:
+            await _finish_reading(reading, self.source.camera_id)
         self.last_diagnosis = diagnose(list(process.stderr_tail) or ["End of file"])
         logger.info(
             "ingest.ffmpeg_exited",
@@ -178,3 +215,14 @@ class CameraRunner:
             detail=self.last_diagnosis.detail,
         )
         return online
+
+
+async def _finish_reading(reading: asyncio.Task[None], camera_id: str) -> None:
+    """Wait for the frame reader to reach the pipe's end; a broken stream is logged, not fatal
+    (FFmpeg's own exit decides the camera's status)."""
+    try:
+        await asyncio.wait_for(reading, 2.0)
+    except TimeoutError:
+        logger.warning("ingest.frame_reader_stuck", camera=camera_id)
+    except Exception:
+        logger.exception("ingest.frame_reader_failed", camera=camera_id)

@@ -24,7 +24,7 @@ from orin.cameras.credentials import full_url, open_logins
 from orin.config import Settings
 from orin.db import Database
 from orin.ingest.layout import CameraFiles
-from orin.ingest.runner import CameraRunner, CameraSource, StatusChange
+from orin.ingest.runner import CameraRunner, CameraSource, DetectSpec, StatusChange
 from orin.ingest.status import StatusRecorder
 from orin.kit.crypto import SealError
 from orin.kit.envelope import Envelope
@@ -32,6 +32,8 @@ from orin.models.base import utcnow
 from orin.models.camera import Camera, CameraStatus, RecordingMode
 from orin.models.lease import Lease
 from orin.runtime import leases
+from orin.vision.service import Vision
+from orin.vision.watch import watched_camera_ids
 
 logger = structlog.get_logger(__name__)
 
@@ -45,9 +47,12 @@ def lease_name(camera_id: str) -> str:
     return f"camera:{camera_id}"
 
 
-def stream_fingerprint(camera: Camera) -> str:
-    """What FFmpeg depends on; a change restarts it (a rename or a status write does not)."""
+def stream_fingerprint(camera: Camera, watching: bool = False) -> str:
+    """What FFmpeg depends on; a change restarts it (a rename or a status write does not).
+    ``watching``: the camera has active guards, so FFmpeg also decodes detect frames."""
     parts = (
+        watching,
+        camera.detect if watching else None,
         camera.main_url,
         camera.detect_url,
         camera.credentials_sealed,
@@ -61,9 +66,18 @@ class IngestSupervisor:
     """Runs the cameras this process holds leases for."""
 
     def __init__(
-        self, database: Database, envelope: Envelope, settings: Settings, *, node: str = ""
+        self,
+        database: Database,
+        envelope: Envelope,
+        settings: Settings,
+        *,
+        node: str = "",
+        vision: Vision | None = None,
     ) -> None:
         self.database = database
+        self.vision = vision
+        """Runs the detection pipeline of cameras with active guards (None: no detection)."""
+        self._watched: set[str] = set()
         self.envelope = envelope
         self.settings = settings
         self.node = node or f"ingest-{uuid.uuid4().hex[:12]}"
@@ -107,7 +121,12 @@ class IngestSupervisor:
     async def _enabled_cameras(self) -> dict[str, Camera]:
         async with self.database.transaction() as session:
             rows = await session.scalars(select(Camera).where(Camera.enabled.is_(True)))
+            if self.vision is not None:
+                self._watched = await watched_camera_ids(session)
             return {camera.id: camera for camera in rows}
+
+    def _fingerprint(self, camera: Camera) -> str:
+        return stream_fingerprint(camera, camera.id in self._watched)
 
     async def tick(self) -> None:
         """Renew, stop, restart and take cameras once."""
@@ -118,7 +137,7 @@ class IngestSupervisor:
         cameras = await self._enabled_cameras()
         for camera_id in list(self.runners):
             camera = cameras.get(camera_id)
-            changed = camera is not None and stream_fingerprint(camera) != self._versions.get(
+            changed = camera is not None and self._fingerprint(camera) != self._versions.get(
                 camera_id
             )
             held = camera is not None and await leases.acquire_or_renew(
@@ -135,7 +154,7 @@ class IngestSupervisor:
         for camera_id in order:
             if camera_id in self.runners:
                 continue
-            if self._unreadable.get(camera_id) == stream_fingerprint(cameras[camera_id]):
+            if self._unreadable.get(camera_id) == self._fingerprint(cameras[camera_id]):
                 continue
             # Up to the fair share, any free camera; beyond it, only cameras whose node died
             # (an expired lease): nobody else runs them, so availability beats balance.
@@ -167,25 +186,37 @@ class IngestSupervisor:
         except SealError:
             # Sealed under a key this deployment lacks: say so on the camera, run the others.
             logger.error("ingest.credentials_unreadable", camera=camera.id)
-            self._unreadable[camera.id] = stream_fingerprint(camera)
+            self._unreadable[camera.id] = self._fingerprint(camera)
             await leases.release(self.database, lease_name(camera.id), self.node)
             await self.recorder(StatusChange(camera.id, CameraStatus.ERROR, UNREADABLE_CREDENTIALS))
             return
         if url is None:
             return
         secrets = tuple(login.password for login in logins.values() if login.password)
+        detect: DetectSpec | None = None
+        frame_sink = None
+        if self.vision is not None and camera.id in self._watched:
+            fps, width, height = self.vision.detect_spec_values(camera)
+            detect_url = full_url(self.envelope, camera, "detect") if camera.detect_url else None
+            detect = DetectSpec(fps=fps, width=width, height=height, url=detect_url)
+            frame_sink = self.vision.start_camera(camera.id).on_frame
         source = CameraSource(
             camera_id=camera.id,
             url=url,
             record=camera.recording_mode != RecordingMode.OFF,
             secrets=secrets,
             ladder=camera.live_ladder,
+            detect=detect,
         )
         runner = CameraRunner(
-            source, CameraFiles.of(self.settings, camera.id), self.settings.ingest, self.recorder
+            source,
+            CameraFiles.of(self.settings, camera.id),
+            self.settings.ingest,
+            self.recorder,
+            frame_sink=frame_sink,
         )
         self.runners[camera.id] = runner
-        self._versions[camera.id] = stream_fingerprint(camera)
+        self._versions[camera.id] = self._fingerprint(camera)
         runner.start()
         logger.info("ingest.camera_started", camera=camera.id, node=self.node)
 
@@ -193,6 +224,8 @@ class IngestSupervisor:
         runner = self.runners.pop(camera_id)
         self._versions.pop(camera_id, None)
         await runner.stop()
+        if self.vision is not None:
+            await self.vision.stop_camera(camera_id)
         if release:
             await leases.release(self.database, lease_name(camera_id), self.node)
         logger.info("ingest.camera_stopped", camera=camera_id, node=self.node)

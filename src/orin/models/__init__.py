@@ -18,6 +18,7 @@ from orin.models.recording import RecordingSegment
 from orin.models.refresh_token import RefreshToken
 from orin.models.signing_key import SigningKey
 from orin.models.space import Space, SpaceInvite, SpaceMember, SpaceRole
+from orin.models.track import Track
 from orin.models.user import Plan, User, UserRole
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "SpaceInvite",
     "SpaceMember",
     "SpaceRole",
+    "Track",
     "User",
     "UserRole",
     "metadata",

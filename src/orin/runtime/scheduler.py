@@ -20,6 +20,7 @@ from orin.db import Database
 from orin.events import tasks as event_tasks
 from orin.outbox import enqueue
 from orin.recordings import retention as recording_retention
+from orin.vision import tasks as vision_tasks
 from orin.runtime import leases, maintenance
 
 logger = structlog.get_logger(__name__)
@@ -38,6 +39,7 @@ DEFAULT_JOBS = (
     PeriodicJob(maintenance.HEARTBEAT_CLEANUP, every_s=3600.0),
     PeriodicJob(event_tasks.ENSURE_PARTITIONS, every_s=3600.0),
     PeriodicJob(recording_retention.RETENTION_TOPIC, every_s=3600.0),
+    PeriodicJob(vision_tasks.TRACK_RETENTION, every_s=3600.0),
 )
 
 

@@ -1,0 +1,1 @@
+"""The vision pipeline: frames → motion gating → detection → tracking → guard evaluation."""

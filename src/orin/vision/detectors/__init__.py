@@ -1,0 +1,1 @@
+"""Object detectors behind one interface (`Detector`), chosen by their config's ``type``."""
