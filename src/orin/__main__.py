@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orin.cli.audit import audit_cli
+from orin.cli.detector import detector as detector_command
 from orin.cli.errors import plain_errors
 from orin.cli.keys import keys_cli
 from orin.cli.users import users_cli
@@ -117,10 +118,13 @@ def scheduler() -> None:
 @cli.command()
 @plain_errors
 def ingest() -> None:
-    """Run cameras: one FFmpeg per leased camera for live view and recording."""
+    """Run cameras: one FFmpeg per leased camera for live view, recording and detection."""
     from orin.cli.serve import serve_background
 
     asyncio.run(serve_background(_settings("ingest"), ("ingest",)))
+
+
+cli.command(name="detector")(detector_command)
 
 
 @cli.command()

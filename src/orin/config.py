@@ -418,6 +418,12 @@ class VisionSettings(Area):
     full_frame_interval_s: float = Field(
         5.0, gt=0, description="Run a full-frame detection at least this often, motion or not."
     )
+    stationary_after_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="An object that stays put this long is still (left objects, snapshots).",
+    )
     clip_pre_roll_s: float = Field(5.0, ge=0, le=60, description="Clip seconds before a catch.")
     clip_post_roll_s: float = Field(10.0, ge=1, le=120, description="Clip seconds after it.")
     clip_wait_s: float = Field(

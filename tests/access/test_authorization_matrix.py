@@ -233,6 +233,12 @@ CASES = [
     Case("POST", "/api/v1/guards/{guard}/pause", (404, 403, 404, 200, 200)),
     Case("POST", "/api/v1/guards/{guard}/resume", (404, 403, 404, 200, 200)),
     Case("GET", "/api/v1/guards/{guard}/stats", (404, 200, 404, 200, 200)),
+    Case(
+        "POST",
+        "/api/v1/guards/{guard}/backtest",
+        (404, 200, 404, 200, 200),
+        lambda w: {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+    ),
     # events
     Case("GET", "/api/v1/events/{event}", (404, 200, 200, 200, 200)),
     Case("PATCH", "/api/v1/events/{event}", (404, 200, 200, 200, 200), lambda w: {"notes": "ok"}),

@@ -15,7 +15,7 @@ class Track(Base):
     """One object followed across frames on one camera.
 
     ``path`` holds samples ``[t, x1, y1, x2, y2, confidence]``: ``t`` in seconds after
-    ``first_seen``, the box in normalised frame coordinates (0–1), about two a second.
+    ``first_seen``, the box in normalised frame coordinates (0 to 1), about two a second.
     """
 
     __tablename__ = "track"

@@ -35,6 +35,8 @@ from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.scheduler import Scheduler
 from orin.runtime.tasks import TaskContext, TaskHandler, TaskRegistry, tasks
 from orin.spaces import invite_mail
+from orin.vision import tasks as vision_tasks
+from orin.vision.service import Vision
 
 logger = structlog.get_logger(__name__)
 
@@ -50,6 +52,7 @@ _TASK_MODULES = (
     event_tasks,
     gdpr_export,
     recording_retention,
+    vision_tasks,
 )
 
 
@@ -72,6 +75,7 @@ class Runtime:
         self.scheduler: Scheduler | None = None
         self.ingest: IngestSupervisor | None = None
         self.uploader: RecordingUploader | None = None
+        self.vision: Vision | None = None
         self.heartbeat = Heartbeat(self.infra.database, "+".join(sorted(self.roles)))
         self._background: list[asyncio.Task[Any]] = []
 
@@ -125,7 +129,12 @@ class Runtime:
                 self._background.append(
                     asyncio.create_task(prepare_demo_video(self.settings), name="demo-video")
                 )
-            self.ingest = IngestSupervisor(self.infra.database, self.infra.envelope, self.settings)
+            if self.settings.vision.enabled:
+                self.vision = Vision(self.infra.database, self.infra.storage, self.settings)
+                await self.vision.start()
+            self.ingest = IngestSupervisor(
+                self.infra.database, self.infra.envelope, self.settings, vision=self.vision
+            )
             self.ingest.start()
             self.uploader = RecordingUploader(
                 self.infra.database, self.infra.storage, self.settings
@@ -143,6 +152,8 @@ class Runtime:
         self._background.clear()
         if self.ingest is not None:
             await self.ingest.stop()
+        if self.vision is not None:
+            await self.vision.close()
         if self.uploader is not None:
             await self.uploader.stop()
         if self.scheduler is not None:

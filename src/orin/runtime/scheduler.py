@@ -20,8 +20,8 @@ from orin.db import Database
 from orin.events import tasks as event_tasks
 from orin.outbox import enqueue
 from orin.recordings import retention as recording_retention
-from orin.vision import tasks as vision_tasks
 from orin.runtime import leases, maintenance
+from orin.vision import tasks as vision_tasks
 
 logger = structlog.get_logger(__name__)
 

@@ -1,0 +1,117 @@
+"""SSD-MobileNetV2 trained on Open Images V4 (24 classes, incl. ``Box`` → ``package``).
+
+The fp16 ``.tflite`` and its label map are packed in npm ``@mediapipe/objectron``'s
+``objectron_solution_packed_assets.data`` (installed under the checkout's ``models/`` by
+``make setup``); the raw SSD outputs are decoded here with MediaPipe's anchors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import cv2
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
+from numpy.typing import NDArray
+
+from orin.vision.detectors.base import Detection, Detector, DetectorUnavailable, Image
+from orin.vision.detectors.config import OpenImagesSsdConfig
+from orin.vision.detectors.packed_assets import (
+    INSTALL_HINT,
+    checkout_node_modules,
+    read_packed_files,
+)
+from orin.vision.detectors.postprocess import nms_detections, orin_label
+from orin.vision.detectors.ssd_anchors import decode_boxes, ssd_anchors
+
+NPM_PACKAGE = "@mediapipe/objectron"
+_SIDE = 300
+_IOU_THRESHOLD = 0.45
+
+
+def _package_dir(config: OpenImagesSsdConfig) -> Path:
+    node_modules = Path(config.npm_dir) if config.npm_dir else checkout_node_modules()
+    if node_modules is None:
+        raise DetectorUnavailable(
+            f"npm package {NPM_PACKAGE} not found: this is not a checkout with models/package.json;"
+            " set npm_dir to a node_modules folder holding it"
+        )
+    package_dir = node_modules / NPM_PACKAGE
+    if not package_dir.is_dir():
+        raise DetectorUnavailable(
+            f"npm package {NPM_PACKAGE} not found in {node_modules}; {INSTALL_HINT}"
+        )
+    return package_dir
+
+
+class OpenImagesSsdDetector(Detector):
+    """Open Images SSD on ai-edge-litert; runs images one at a time (the model has batch 1)."""
+
+    type_key: ClassVar[str] = "open_images_ssd"
+
+    def __init__(self, config: OpenImagesSsdConfig) -> None:
+        self._config = config
+        files = read_packed_files(
+            _package_dir(config),
+            "objectron_solution",
+            {"labels": "_labelmap.txt", "model": ".tflite"},
+        )
+        names = [line.strip() for line in files["labels"].decode("utf-8").splitlines()]
+        self._class_labels = [orin_label(name) for name in names if name]
+        try:
+            self._interpreter = Interpreter(
+                model_content=files["model"], num_threads=config.threads or None
+            )
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise DetectorUnavailable(
+                f"cannot load the {NPM_PACKAGE} SSD model: {error}"
+            ) from error
+        self._input = int(self._interpreter.get_input_details()[0]["index"])
+        outputs = {str(d["name"]): d for d in self._interpreter.get_output_details()}
+        self._boxes = int(outputs["raw_outputs/box_encodings"]["index"])
+        self._scores = int(outputs["raw_outputs/class_predictions"]["index"])
+        self._anchors = ssd_anchors()
+        shape = tuple(outputs["raw_outputs/class_predictions"]["shape"])
+        if shape != (1, len(self._anchors), len(self._class_labels)):
+            raise DetectorUnavailable(f"unexpected {NPM_PACKAGE} SSD output shape {shape}")
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset(self._class_labels[1:])
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return (_SIDE, _SIDE)
+
+    def detect(self, images: Sequence[Image]) -> list[list[Detection]]:
+        return [self._detect_one(image) for image in images]
+
+    def _run(self, image: Image) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        rgb = cv2.cvtColor(cv2.resize(image, (_SIDE, _SIDE)), cv2.COLOR_BGR2RGB)
+        tensor = (rgb.astype(np.float32) / 127.5 - 1.0)[np.newaxis]
+        self._interpreter.set_tensor(self._input, tensor)
+        self._interpreter.invoke()
+        encodings = self._interpreter.get_tensor(self._boxes)[0].astype(np.float32)
+        logits = self._interpreter.get_tensor(self._scores)[0].astype(np.float32)
+        return encodings, logits
+
+    def _detect_one(self, image: Image) -> list[Detection]:
+        encodings, logits = self._run(image)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 1:], -30.0, 30.0)))
+        class_ids = np.argmax(scores, axis=1) + 1
+        best = scores.max(axis=1)
+        keep = best >= self._config.score_threshold
+        height, width = image.shape[:2]
+        boxes = decode_boxes(encodings[keep], self._anchors[keep])
+        boxes *= np.asarray([width, height, width, height], dtype=np.float32)
+        return nms_detections(
+            boxes,
+            best[keep].astype(np.float32),
+            class_ids[keep].astype(np.int64),
+            self._class_labels,
+            iou_threshold=_IOU_THRESHOLD,
+            size=(width, height),
+        )

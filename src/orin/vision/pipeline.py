@@ -1,0 +1,326 @@
+"""One camera's vision pipeline: frame → motion → detector regions → tracker → guards → catch.
+
+Frames arrive from the camera's FFmpeg (`orin.ingest.frames`) into a one-slot mailbox: the
+pipeline always works on the newest frame and counts the ones it had to skip, so a slow
+detector costs detection rate, never live video. For each frame:
+
+1. motion gating (`orin.vision.motion`) gives boxes where the picture changed; with the boxes
+   of objects being tracked they become detector regions (`orin.vision.regions`), cropped at
+   about the model's input size so small objects keep their pixels. Without motion and with
+   nothing moving, nothing is sent to the detector, except a full-frame check every
+   ``vision.full_frame_interval_s`` so still objects are not missed;
+2. the detectors that report the camera's guards' objects run on the regions (privacy masks
+   blacked out first) and their detections are merged back into frame coordinates;
+3. the tracker follows objects across frames; guards are evaluated on its confirmed tracks;
+4. a match becomes a catch (`orin.vision.catches`); tracks are saved for backtests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import structlog
+from numpy.typing import NDArray
+
+from orin.cameras.geometry import Zone
+from orin.config import VisionSettings
+from orin.db import Database
+from orin.ingest.frames import Frame
+from orin.models.base import new_id
+from orin.streaming.snapshot import mask_pixels
+from orin.vision.catches import CatchContext, CatchWriter
+from orin.vision.detectors.base import Detection
+from orin.vision.evaluate import CameraEvaluator, Match, ObjectView
+from orin.vision.motion import MotionDetector
+from orin.vision.regions import Box, Region, full_frame, merge_detections, regions_for
+from orin.vision.track_store import TrackStore
+from orin.vision.tracker import Track, Tracker, TrackerConfig, TrackState
+from orin.vision.transport.base import DetectionFailed, DetectionService
+from orin.vision.watch import CameraWatch, load_watch
+
+logger = structlog.get_logger(__name__)
+
+WATCH_RELOAD_S = 5.0
+MODEL_SIZE = 300
+"""Detector input side the regions are sized for (the SSD models take 300x300)."""
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    """Counters of one camera's pipeline (read by tests and benchmarks)."""
+
+    frames: int = 0
+    skipped: int = 0
+    """Frames that arrived while the previous one was still being worked on."""
+    motion_frames: int = 0
+    detected_frames: int = 0
+    """Frames any region of which went to a detector."""
+    full_frame_checks: int = 0
+    regions: int = 0
+    detections: int = 0
+    catches: int = 0
+    failed_detections: int = 0
+    inference_s: float = 0.0
+    busy_s: float = 0.0
+    catch_latencies_s: list[float] = field(default_factory=list)
+    """Frame arrival → catch job committed, per catch."""
+
+
+@dataclass(slots=True)
+class _Keeper:
+    """The frame where a track looked best (for its snapshot)."""
+
+    t: float
+    frame: Frame
+
+
+class CameraPipeline:
+    """Runs the pipeline for one camera until `stop` (see the module docstring)."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        *,
+        database: Database,
+        service: DetectionService,
+        writer: CatchWriter,
+        settings: VisionSettings,
+        watch: CameraWatch | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.database = database
+        self.service = service
+        self.writer = writer
+        self.settings = settings
+        self.watch = watch
+        self.stats = PipelineStats()
+        self.tracks = TrackStore(database, camera_id, settings.track_flush_s)
+        self._fixed_watch = watch is not None
+        self._watch_loaded_at = 0.0
+        self._latest: Frame | None = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._motion: MotionDetector | None = None
+        self._tracker = Tracker(
+            camera_id, TrackerConfig(stationary_after_s=settings.stationary_after_s)
+        )
+        self._evaluator: CameraEvaluator | None = None
+        self._zones: tuple[Zone, ...] = ()
+        self._mask: NDArray[np.bool_] | None = None
+        self._mask_key: tuple[object, ...] | None = None
+        self._last_full = 0.0
+        self._best: dict[str, _Keeper] = {}
+        self._track_ids: dict[str, str] = {}
+
+    # -- frames in -------------------------------------------------------------------------
+
+    def on_frame(self, frame: Frame) -> None:
+        """Frame sink for `orin.ingest.frames.FrameReader`: keep only the newest frame."""
+        if self._latest is not None:
+            self.stats.skipped += 1
+        self._latest = frame
+        self._ready.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"vision:{self.camera_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._finish_tracks(self._tracker.end_all())
+        await self.tracks.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            frame, self._latest = self._latest, None
+            if frame is None:
+                continue
+            try:
+                await self.process(frame)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("vision.frame_failed", camera=self.camera_id)
+
+    # -- one frame -------------------------------------------------------------------------
+
+    async def _current_watch(self, now: float) -> CameraWatch | None:
+        if not self._fixed_watch and now - self._watch_loaded_at >= WATCH_RELOAD_S:
+            async with self.database.transaction() as session:
+                self.watch = await load_watch(session, self.camera_id)
+            self._watch_loaded_at = now
+        return self.watch
+
+    def _prepare(self, frame: Frame, watch: CameraWatch) -> None:
+        key = (frame.width, frame.height, watch.masks)
+        if key != self._mask_key:
+            self._mask_key = key
+            self.tracks.frame_size = (frame.width, frame.height)
+            self._motion = MotionDetector(frame.width, frame.height, mask_polygons=watch.masks)
+            self._mask = (
+                mask_pixels(watch.masks, frame.width, frame.height) if watch.masks else None
+            )
+        if self._evaluator is None or self._zones != watch.zones:
+            started = self._evaluator.started_at if self._evaluator else frame.t
+            self._evaluator = CameraEvaluator(watch.zones, started_at=started)
+            self._zones = watch.zones
+
+    def _detectors_for(self, watch: CameraWatch) -> list[tuple[str, frozenset[str]]]:
+        """Detectors to run and the labels each is used for (first configured one wins)."""
+        needed = set(watch.wanted_labels)
+        chosen: list[tuple[str, frozenset[str]]] = []
+        for name in self.service.names:
+            covered = needed & self.service.labels(name)
+            if covered:
+                chosen.append((name, frozenset(covered)))
+                needed -= covered
+        return chosen
+
+    async def process(self, frame: Frame) -> list[Match]:
+        """Work on one frame; returns the guard matches it caused (each stored as a catch)."""
+        started = time.perf_counter()
+        self.stats.frames += 1
+        watch = await self._current_watch(frame.t)
+        if watch is None or not watch.guards:
+            return []
+        self._prepare(frame, watch)
+        assert self._motion is not None
+        assert self._evaluator is not None
+        motion = self._motion.update(frame.gray)
+        if motion:
+            self.stats.motion_frames += 1
+        regions = self._regions(frame, motion)
+        detections: list[Detection] = []
+        if regions:
+            detections = await self._detect(frame, watch, regions)
+        update = self._tracker.update(detections, frame.t, observed_regions=regions)
+        self._keep_best(frame, update.active)
+        await self._finish_tracks(update.ended)
+        # Lost tracks are still there for guards (missed for a frame or two): dwell goes on.
+        present = [*update.active, *update.lost]
+        views = [self._view(track, frame) for track in present]
+        matches = self._evaluator.evaluate(watch.guards, views, frame.t)
+        for match in matches:
+            await self._catch(watch, match, frame)
+        await self.tracks.save_active(present, self._track_ids)
+        self.stats.busy_s += time.perf_counter() - started
+        return matches
+
+    def _regions(self, frame: Frame, motion: Sequence[Box]) -> list[Region]:
+        # Objects on the move, and lost ones (so they are found again or age out).
+        moving = [
+            track.box
+            for track in self._tracker.tracks
+            if track.state in (TrackState.CONFIRMED, TrackState.LOST) and not track.stationary
+        ]
+        if frame.t - self._last_full >= self.settings.full_frame_interval_s:
+            self._last_full = frame.t
+            self.stats.full_frame_checks += 1
+            return [full_frame(frame.width, frame.height)]
+        if not motion and not moving:
+            return []
+        return regions_for([*motion, *moving], frame.width, frame.height, MODEL_SIZE)
+
+    async def _detect(
+        self, frame: Frame, watch: CameraWatch, regions: list[Region]
+    ) -> list[Detection]:
+        image = frame.bgr()
+        if self._mask is not None:
+            image = image.copy()
+            image[self._mask] = 0
+        crops = [region.crop(image) for region in regions]
+        per_region: list[tuple[Region, list[Detection]]] = [(region, []) for region in regions]
+        self.stats.detected_frames += 1
+        self.stats.regions += len(regions)
+        for name, labels in self._detectors_for(watch):
+            began = time.perf_counter()
+            try:
+                found = await self.service.detect(name, crops)
+            except DetectionFailed:
+                self.stats.failed_detections += 1
+                logger.warning("vision.detection_failed", camera=self.camera_id, detector=name)
+                continue
+            finally:
+                self.stats.inference_s += time.perf_counter() - began
+            for (region, kept), objects in zip(per_region, found, strict=True):
+                kept.extend(
+                    detection.shifted(region.x, region.y)
+                    for detection in objects
+                    if detection.label in labels
+                )
+        merged = merge_detections(per_region, frame.width, frame.height)
+        self.stats.detections += len(merged)
+        return merged
+
+    def _keep_best(self, frame: Frame, tracks: Sequence[Track]) -> None:
+        for track in tracks:
+            best_t = track.best.t if track.best is not None else None
+            keeper = self._best.get(track.id)
+            if best_t == frame.t or keeper is None:
+                self._best[track.id] = _Keeper(frame.t, frame)
+
+    def _view(self, track: Track, frame: Frame) -> ObjectView:
+        x1, y1, x2, y2 = track.box
+        box = (x1 / frame.width, y1 / frame.height, x2 / frame.width, y2 / frame.height)
+        return ObjectView(
+            track_id=track.id,
+            label=track.label,
+            confidence=track.confidence,
+            box=tuple(min(1.0, max(0.0, value)) for value in box),  # type: ignore[arg-type]
+            first_seen=track.first_seen,
+            stationary_since=track.stationary_since,
+        )
+
+    async def _catch(self, watch: CameraWatch, match: Match, frame: Frame) -> None:
+        track = self._tracker.get(match.track_id)
+        keeper = self._best.get(match.track_id)
+        shot, box = frame, match.box
+        if track is not None and keeper is not None and track.best is not None:
+            shot = keeper.frame
+            bx1, by1, bx2, by2 = track.best.box
+            box = (
+                bx1 / shot.width,
+                by1 / shot.height,
+                bx2 / shot.width,
+                by2 / shot.height,
+            )
+        image = shot.bgr()
+        if self._mask is not None:
+            image = image.copy()
+            image[self._mask] = 0
+        track_db_id = self._track_ids.setdefault(match.track_id, new_id())
+        await self.writer.write(
+            CatchContext(watch.space_id, self.camera_id),
+            replace(match, box=box),
+            image,
+            track_db_id=track_db_id,
+        )
+        self.stats.catches += 1
+        self.stats.catch_latencies_s.append(time.time() - frame.t)
+        logger.info(
+            "vision.catch",
+            camera=self.camera_id,
+            guard=match.guard_id,
+            label=match.label,
+            confidence=round(match.confidence, 3),
+            zone=match.zone,
+        )
+
+    async def _finish_tracks(self, ended: Sequence[Track]) -> None:
+        if not ended:
+            return
+        await self.tracks.save_ended(ended, self._track_ids)
+        for track in ended:
+            self._best.pop(track.id, None)
+            self._track_ids.pop(track.id, None)
+        if self._evaluator is not None:
+            self._evaluator.forget(track.id for track in ended)
