@@ -1,0 +1,161 @@
+"""Catches survive a worker killed mid-flow (kill -9) and are never made twice: the catch id is
+derived from (guard, camera, track), the outbox and RabbitMQ redeliver, and the worker records
+a catch only if its id is new. Scaled adapter set (a real `orin worker` process)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from orin.config import Settings
+from orin.models.camera import Camera
+from orin.models.event import Event, EventKind
+from orin.models.guard import Guard, GuardCamera
+from orin.models.space import Space, SpaceMember, SpaceRole
+from orin.models.user import User
+from orin.runtime.infrastructure import Infrastructure
+from orin.vision.catches import CatchContext, CatchWriter, catch_id
+from orin.vision.evaluate import Match
+
+CATCHES = 240
+RESENT = 40
+"""Catches the ingest side sends a second time (as after an ingest restart)."""
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    s3 = settings.s3
+    assert settings.amqp.url is not None
+    assert s3.endpoint is not None
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ORIN_")},
+        "ORIN_DATABASE_URL": settings.database_url,
+        "ORIN_DATA_DIR": str(settings.data_dir),
+        "ORIN_AMQP_URL": settings.amqp.url,
+        "ORIN_AMQP_PREFETCH": "4",
+        "ORIN_REDIS_URL": str(settings.redis.url),
+        "ORIN_S3_ENDPOINT": s3.endpoint,
+        "ORIN_S3_BUCKET": s3.bucket,
+        "ORIN_S3_ACCESS_KEY": s3.access_key,
+        "ORIN_S3_SECRET_KEY": s3.secret_key.get_secret_value(),
+        "ORIN_VISION_CLIP_WAIT_S": "1",
+        "ORIN_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def scaled_settings(adapter_set: str, adapter_settings: Settings) -> Settings:
+    if adapter_set != "scaled":
+        pytest.skip("needs a worker process on the scaled adapters")
+    return adapter_settings
+
+
+@pytest.fixture
+async def infra(scaled_settings: Settings) -> AsyncIterator[Infrastructure]:
+    infrastructure = Infrastructure.from_settings(scaled_settings)
+    await infrastructure.start()
+    try:
+        yield infrastructure
+    finally:
+        await infrastructure.close()
+
+
+@pytest.fixture
+def workers(scaled_settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orin", "worker"],
+        env=worker_env(settings),
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def seed(infra: Infrastructure) -> tuple[CatchContext, str]:
+    async with infra.database.transaction() as session:
+        user = User(email=f"owner-{os.getpid()}-{time.time_ns()}@example.com", password_hash="x")
+        session.add(user)
+        await session.flush()
+        space = Space(name="Home", timezone="UTC", created_by=user.id)
+        session.add(space)
+        await session.flush()
+        session.add(SpaceMember(space_id=space.id, user_id=user.id, role=SpaceRole.OWNER))
+        camera = Camera(space_id=space.id, name="Door", main_url="rtsp://127.0.0.1/door")
+        guard = Guard(space_id=space.id, name="Person", rule={"objects": ["person"]})
+        session.add_all([camera, guard])
+        await session.flush()
+        session.add(GuardCamera(guard_id=guard.id, camera_id=camera.id))
+        return CatchContext(space.id, camera.id), guard.id
+
+
+async def recorded(infra: Infrastructure, guard_id: str) -> list[str]:
+    async with infra.database.transaction() as session:
+        rows = await session.scalars(
+            select(Event.id).where(Event.guard_id == guard_id, Event.kind == EventKind.CATCH)
+        )
+        return list(rows)
+
+
+async def test_a_worker_killed_mid_flow_loses_and_duplicates_no_catch(
+    scaled_settings: Settings,
+    infra: Infrastructure,
+    workers: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    context, guard_id = await seed(infra)
+    writer = CatchWriter(infra.database, infra.storage)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    base = time.time() - 60
+
+    def match(n: int) -> Match:
+        return Match(guard_id, f"t{n}", "person", 0.8, None, (0.1, 0.1, 0.3, 0.6), base + n, 0, 1)
+
+    for n in range(CATCHES):
+        await writer.write(context, match(n), frame, track_db_id=f"track-{n}")
+    log = tmp_path / "worker.log"
+    workers.append(start_worker(scaled_settings, log))
+    deadline = time.monotonic() + 60
+    while len(done := await recorded(infra, guard_id)) < CATCHES // 8:
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        await asyncio.sleep(0.05)
+    workers[0].send_signal(signal.SIGKILL)
+    workers[0].wait()
+    at_kill = len(await recorded(infra, guard_id))
+    assert at_kill < CATCHES, "the worker finished before it was killed"
+    # The ingest side sends some catches again (same ids), then a new worker starts.
+    for n in range(RESENT):
+        await writer.write(context, match(n), frame, track_db_id=f"track-{n}")
+    workers.append(start_worker(scaled_settings, log))
+    deadline = time.monotonic() + 90
+    while len(done := await recorded(infra, guard_id)) < CATCHES:
+        assert time.monotonic() < deadline, f"{len(done)} of {CATCHES}: {log.read_text()[-2000:]}"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)  # time for a late duplicate to show up
+    done = await recorded(infra, guard_id)
+    expected = {catch_id(guard_id, context.camera_id, f"track-{n}") for n in range(CATCHES)}
+    assert sorted(done) == sorted(expected)
+    async with infra.database.transaction() as session:
+        total = await session.scalar(select(func.count()).select_from(Event))
+    assert total == CATCHES

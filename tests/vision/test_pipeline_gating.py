@@ -1,0 +1,154 @@
+"""The pipeline's gating on real frames with a counting detector: a static scene sends (almost)
+nothing to the detector, walking people do; privacy masks are black in what it sees; frames
+come from FFmpeg over a pipe as Y4M."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+import pytest
+
+from orin.config import VisionSettings
+from orin.guards.rule import Rule
+from orin.ingest.frames import Frame, FrameFormatError, FrameReader, open_pipe, parse_header
+from orin.vision.detectors.base import Detection, Image
+from orin.vision.detectors.config import SsdCocoConfig
+from orin.vision.evaluate import GuardSpec
+from orin.vision.pipeline import CameraPipeline
+from orin.vision.transport.base import DetectionService
+from orin.vision.watch import CameraWatch
+from tests.fixtures.cameras import vtest_avi
+
+WIDTH, HEIGHT = 640, 480
+
+
+class CountingService(DetectionService):
+    """Finds nothing; remembers every image it was shown."""
+
+    def __init__(self) -> None:
+        super().__init__({"coco": SsdCocoConfig()})
+        self.images: list[Image] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def detect(self, detector: str, images: Sequence[Image]) -> list[list[Detection]]:
+        self.images.extend(image.copy() for image in images)
+        return [[] for _ in images]
+
+
+class NoTracks:
+    frame_size = (1, 1)
+
+    async def save_active(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def save_ended(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+
+def pipeline(
+    service: DetectionService, masks: tuple[tuple[tuple[float, float], ...], ...] = ()
+) -> CameraPipeline:
+    guard = GuardSpec("g", Rule(objects=["person"]), {}, ZoneInfo("UTC"))  # type: ignore[list-item]
+    watch = CameraWatch("cam", "space", (), masks, (guard,))
+    made = CameraPipeline(
+        "cam",
+        database=None,  # type: ignore[arg-type]
+        service=service,
+        writer=None,  # type: ignore[arg-type]
+        settings=VisionSettings(full_frame_interval_s=5),
+        watch=watch,
+    )
+    made.tracks = NoTracks()  # type: ignore[assignment]
+    return made
+
+
+def vtest_frames(count: int, *, still: bool) -> list[Frame]:
+    """``count`` frames at 5 fps: the video (every second frame) or its first frame repeated
+    with sensor noise."""
+    capture = cv2.VideoCapture(str(vtest_avi()))
+    rng = np.random.default_rng(7)
+    frames: list[Frame] = []
+    first: np.ndarray[Any, Any] | None = None
+    while len(frames) < count:
+        ok, image = capture.read()
+        assert ok
+        capture.read()
+        image = cv2.resize(image, (WIDTH, HEIGHT))
+        if still:
+            first = image if first is None else first
+            noise = rng.normal(0, 2.0, first.shape)
+            image = np.clip(first + noise, 0, 255).astype(np.uint8)
+        yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), np.uint8)
+        frames.append(Frame(1_000.0 + len(frames) * 0.2, WIDTH, HEIGHT, yuv))
+    return frames
+
+
+async def test_a_static_scene_sends_almost_nothing_to_the_detector() -> None:
+    service = CountingService()
+    still = pipeline(service)
+    for frame in vtest_frames(100, still=True):  # 20 s
+        await still.process(frame)
+    # Only the periodic full-frame checks (every 5 s): 4 of 100 frames.
+    assert still.stats.detected_frames == still.stats.full_frame_checks
+    assert still.stats.detected_frames <= 5
+    assert still.stats.motion_frames <= 2
+
+    moving = pipeline(CountingService())
+    for frame in vtest_frames(100, still=False):
+        await moving.process(frame)
+    assert moving.stats.detected_frames >= 90
+    assert moving.stats.regions > moving.stats.full_frame_checks
+
+
+async def test_the_detector_sees_privacy_masks_black() -> None:
+    service = CountingService()
+    masked = pipeline(service, masks=(((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)),))
+    for frame in vtest_frames(2, still=False):
+        await masked.process(frame)
+    full = service.images[0]  # the first frame is a full-frame check
+    assert full.shape[:2] == (HEIGHT, WIDTH)
+    assert int(full[:, : WIDTH // 2 - 1].max()) == 0
+    assert full[:, WIDTH // 2 + 1 :].mean() > 50
+
+
+def test_y4m_headers() -> None:
+    assert parse_header(b"YUV4MPEG2 W640 H360 F5:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n") == (
+        640,
+        360,
+    )
+    for bad in (b"RIFF....\n", b"YUV4MPEG2 W641 H360\n", b"YUV4MPEG2 W640 H360 C444\n"):
+        with pytest.raises(FrameFormatError):
+            parse_header(bad)
+
+
+async def test_frames_arrive_from_ffmpeg_over_a_pipe() -> None:
+    read_fd, write_fd = open_pipe()
+    ffmpeg = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+        "testsrc2=size=320x240:rate=10", "-t", "2", "-filter:v", "fps=5,scale=160:-2",
+        "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", f"pipe:{write_fd}",
+        pass_fds=(write_fd,),
+    )  # fmt: skip
+    os.close(write_fd)
+    got: list[Frame] = []
+    await asyncio.wait_for(FrameReader(read_fd, got.append).run(), 30)
+    assert await asyncio.wait_for(ffmpeg.wait(), 30) == 0
+    assert 9 <= len(got) <= 11
+    assert {(frame.width, frame.height) for frame in got} == {(160, 120)}
+    assert got[0].gray.shape == (120, 160)
+    assert got[0].bgr().shape == (120, 160, 3)
+    assert [frame.seq for frame in got] == list(range(1, len(got) + 1))
