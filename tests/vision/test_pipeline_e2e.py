@@ -8,6 +8,7 @@ range asserted here is documented in docs/vision.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from orin.models.event import Event, EventKind
 from orin.models.track import Track
 from orin.recordings.uploader import RecordingUploader
 from orin.vision.service import Vision
+from orin.vision.transport.server import DetectorServer
 from tests.fixtures.api import Api, Person
 from tests.fixtures.cameras import FAST_INGEST, FakeCameraServer, require_gstreamer_rtsp, vtest_avi
 from tests.fixtures.package_clip import PackageClip, make_package_clip
@@ -35,32 +37,39 @@ E2E_VISION = VisionSettings(clip_pre_roll_s=2, clip_post_roll_s=2, stationary_af
 
 
 def e2e_settings(api: Api) -> Settings:
-    return api.runtime.settings.model_copy(
+    """Short recording segments and clips; scaled: detection by a replica over RabbitMQ."""
+    settings = api.runtime.settings
+    transport = "amqp" if settings.amqp.url else "local"
+    return settings.model_copy(
         update={
             "ingest": FAST_INGEST.model_copy(update={"record_segment_s": 2}),
-            "vision": E2E_VISION,
+            "vision": E2E_VISION.model_copy(update={"transport": transport}),
         }
     )
 
 
 @asynccontextmanager
 async def watching(api: Api) -> AsyncIterator[Vision]:
-    """Ingest with the vision pipeline, and the recording uploader (for clips)."""
+    """Ingest with the vision pipeline and the recording uploader (for clips); on the scaled
+    set, an `orin detector` replica (in this process) answering over RabbitMQ."""
     await api.disable_other_cameras()
     settings = e2e_settings(api)
     infra = api.runtime.infra
-    vision = Vision(infra.database, infra.storage, settings)
-    await vision.start()
-    supervisor = IngestSupervisor(infra.database, infra.envelope, settings, vision=vision)
-    uploader = RecordingUploader(infra.database, infra.storage, settings)
-    supervisor.start()
-    uploader.start()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.vision.transport == "amqp":
+            replica = DetectorServer(settings)
+            await replica.start()
+            stack.push_async_callback(replica.close)
+        vision = Vision(infra.database, infra.storage, settings)
+        await vision.start()
+        stack.push_async_callback(vision.close)
+        supervisor = IngestSupervisor(infra.database, infra.envelope, settings, vision=vision)
+        uploader = RecordingUploader(infra.database, infra.storage, settings)
+        supervisor.start()
+        uploader.start()
+        stack.push_async_callback(uploader.stop)
+        stack.push_async_callback(supervisor.stop)
         yield vision
-    finally:
-        await supervisor.stop()
-        await uploader.stop()
-        await vision.close()
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, within_s: float, what: str) -> Any:
