@@ -55,3 +55,4 @@ bench: setup ## benchmarks print figures against a baseline in the same run
 	$(UV) run --frozen python bench/events_bench.py
 	$(UV) run --frozen python bench/ingest_bench.py
 	$(UV) run --frozen python bench/live_latency_bench.py
+	$(UV) run --frozen python bench/vision_bench.py
