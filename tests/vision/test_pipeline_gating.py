@@ -152,3 +152,37 @@ async def test_frames_arrive_from_ffmpeg_over_a_pipe() -> None:
     assert got[0].gray.shape == (120, 160)
     assert got[0].bgr().shape == (120, 160, 3)
     assert [frame.seq for frame in got] == list(range(1, len(got) + 1))
+
+
+class PersonService(CountingService):
+    """Sees one person standing at the same place in every image it is shown."""
+
+    async def detect(self, detector: str, images: Sequence[Image]) -> list[list[Detection]]:
+        await super().detect(detector, images)
+        return [[Detection("person", 0.9, 100, 100, 140, 220)] for _ in images]
+
+
+class FlakyWriter:
+    """Fails the first write (storage down), then stores."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.stored: list[str] = []
+
+    async def write(self, context: Any, match: Any, image: Any, **kwargs: Any) -> str:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("object storage unreachable")
+        self.stored.append(match.track_id)
+        return "id"
+
+
+async def test_a_catch_that_cannot_be_stored_is_tried_again() -> None:
+    writer = FlakyWriter()
+    watcher = pipeline(PersonService())
+    watcher.writer = writer  # type: ignore[assignment]
+    for frame in vtest_frames(12, still=True):
+        await watcher.process(frame)
+    assert writer.calls == 2
+    assert len(writer.stored) == 1
+    assert watcher.stats.catches == 1

@@ -119,6 +119,13 @@ class CameraEvaluator:
             matches.extend(self._decide(guard, memory, candidates, now))
         return matches
 
+    def undo(self, match: Match) -> None:
+        """Take back a match whose catch could not be stored, so a later frame tries again."""
+        memory = self._memory.get(match.guard_id)
+        if memory is not None:
+            memory.caught.discard(match.track_id)
+            memory.last_catch = None
+
     def forget(self, track_ids: Iterable[str]) -> None:
         """Drop what is remembered about ended tracks (dwell, zone entries)."""
         gone = set(track_ids)

@@ -40,12 +40,13 @@ from orin.vision.motion import MotionDetector
 from orin.vision.regions import Box, Region, full_frame, merge_detections, regions_for
 from orin.vision.track_store import TrackStore
 from orin.vision.tracker import Track, Tracker, TrackerConfig, TrackState
-from orin.vision.transport.base import DetectionFailed, DetectionService
+from orin.vision.transport.base import DetectionService
 from orin.vision.watch import CameraWatch, load_watch
 
 logger = structlog.get_logger(__name__)
 
 WATCH_RELOAD_S = 5.0
+FAILURE_LOG_EVERY_S = 60.0
 MODEL_SIZE = 300
 """Detector input side the regions are sized for (the SSD models take 300x300)."""
 
@@ -116,6 +117,7 @@ class CameraPipeline:
         self._last_full = 0.0
         self._best: dict[str, _Keeper] = {}
         self._track_ids: dict[str, str] = {}
+        self._failure_logged: dict[str, float] = {}
 
     # -- frames in -------------------------------------------------------------------------
 
@@ -210,7 +212,12 @@ class CameraPipeline:
         views = [self._view(track, frame) for track in present]
         matches = self._evaluator.evaluate(watch.guards, views, frame.t)
         for match in matches:
-            await self._catch(watch, match, frame)
+            try:
+                await self._catch(watch, match, frame)
+            except Exception:
+                # Storage or database unreachable: the next frame that still matches retries.
+                logger.exception("vision.catch_failed", camera=self.camera_id, guard=match.guard_id)
+                self._evaluator.undo(match)
         await self.tracks.save_active(present, self._track_ids)
         self.stats.busy_s += time.perf_counter() - started
         return matches
@@ -245,9 +252,9 @@ class CameraPipeline:
             began = time.perf_counter()
             try:
                 found = await self.service.detect(name, crops)
-            except DetectionFailed:
+            except Exception as error:  # DetectionFailed, or a local model that cannot load
                 self.stats.failed_detections += 1
-                logger.warning("vision.detection_failed", camera=self.camera_id, detector=name)
+                self._report_failure(name, error)
                 continue
             finally:
                 self.stats.inference_s += time.perf_counter() - began
@@ -260,6 +267,20 @@ class CameraPipeline:
         merged = merge_detections(per_region, frame.width, frame.height)
         self.stats.detections += len(merged)
         return merged
+
+    def _report_failure(self, detector: str, error: Exception) -> None:
+        """Log a failed detection: in full the first time, then once a minute."""
+        now = time.monotonic()
+        if now - self._failure_logged.get(detector, -FAILURE_LOG_EVERY_S) < FAILURE_LOG_EVERY_S:
+            return
+        self._failure_logged[detector] = now
+        logger.warning(
+            "vision.detection_failed",
+            camera=self.camera_id,
+            detector=detector,
+            error=f"{type(error).__name__}: {error}",
+            failed_so_far=self.stats.failed_detections,
+        )
 
     def _keep_best(self, frame: Frame, tracks: Sequence[Track]) -> None:
         for track in tracks:
