@@ -418,6 +418,13 @@ class VisionSettings(Area):
     full_frame_interval_s: float = Field(
         5.0, gt=0, description="Run a full-frame detection at least this often, motion or not."
     )
+    track_refresh_s: float = Field(
+        0.4,
+        ge=0,
+        le=10,
+        description="A moving object being followed is detected again at least this often; "
+        "between refreshes its own motion does not call the detector (0: every frame).",
+    )
     stationary_after_s: float = Field(
         10.0,
         gt=0,

@@ -59,7 +59,8 @@ class TrackStore:
         self.camera_id = camera_id
         self.flush_s = flush_s
         self._last_flush = time.monotonic()
-        self._pending: dict[str, dict[str, object]] = {}
+        self._pending: dict[str, tuple[Track, bool]] = {}
+        """Row id → (track, ended): rows are built at flush time, not on every frame."""
         self.frame_size = (1, 1)
 
     async def save_active(
@@ -67,23 +68,25 @@ class TrackStore:
     ) -> None:
         """Remember the active tracks; write them when ``flush_s`` has passed (or ``force``)."""
         for track in tracks:
-            row_id = ids.setdefault(track.id, new_id())
-            self._pending[row_id] = track_values(track, *self.frame_size, ended=False)
+            self._pending[ids.setdefault(track.id, new_id())] = (track, False)
         if force or time.monotonic() - self._last_flush >= self.flush_s:
             await self.flush()
 
     async def save_ended(self, tracks: Sequence[Track], ids: Mapping[str, str]) -> None:
         """Write ended tracks now (ids: tracker id → row id, created when missing)."""
         for track in tracks:
-            row_id = ids.get(track.id) or new_id()
-            self._pending[row_id] = track_values(track, *self.frame_size, ended=True)
+            self._pending[ids.get(track.id) or new_id()] = (track, True)
         await self.flush()
 
     async def flush(self) -> None:
         self._last_flush = time.monotonic()
         if not self._pending:
             return
-        pending, self._pending = self._pending, {}
+        pending = {
+            row_id: track_values(track, *self.frame_size, ended=ended)
+            for row_id, (track, ended) in self._pending.items()
+        }
+        self._pending = {}
         async with self.database.transaction() as session:
             existing = {
                 row.id: row

@@ -14,7 +14,10 @@ class _DetectorConfig(BaseModel):
         0.4, gt=0, lt=1, description="Detections scoring below this are dropped by the detector."
     )
     threads: int = Field(
-        1, ge=0, le=64, description="Threads one inference uses; 0 lets the runtime choose."
+        0,
+        ge=0,
+        le=64,
+        description="Threads one inference uses; 0 lets the runtime choose (all cores).",
     )
 
 

@@ -7,6 +7,7 @@ The fp16 ``.tflite`` and its label map are packed in npm ``@mediapipe/objectron`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -62,7 +63,7 @@ class OpenImagesSsdDetector(Detector):
         self._class_labels = [orin_label(name) for name in names if name]
         try:
             self._interpreter = Interpreter(
-                model_content=files["model"], num_threads=config.threads or None
+                model_content=files["model"], num_threads=config.threads or os.cpu_count() or 1
             )
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
