@@ -157,5 +157,7 @@ async def test_a_worker_killed_mid_flow_loses_and_duplicates_no_catch(
     expected = {catch_id(guard_id, context.camera_id, f"track-{n}") for n in range(CATCHES)}
     assert sorted(done) == sorted(expected)
     async with infra.database.transaction() as session:
-        total = await session.scalar(select(func.count()).select_from(Event))
+        total = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.camera_id == context.camera_id)
+        )
     assert total == CATCHES

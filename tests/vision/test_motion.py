@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -11,8 +9,8 @@ from numpy.typing import NDArray
 
 from orin.vision.motion import MotionConfig, MotionDetector
 from orin.vision.regions import Box
+from tests.fixtures.cameras import vtest_avi
 
-VTEST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vtest.avi"
 W, H = 640, 480
 Gray = NDArray[np.uint8]
 
@@ -20,9 +18,7 @@ Gray = NDArray[np.uint8]
 @pytest.fixture(scope="module")
 def plaza() -> list[Gray]:
     """The first 100 frames of the pedestrian plaza, 640x480 grey like the detect stream."""
-    if not VTEST.exists():
-        pytest.skip(f"{VTEST} is missing (see ../shared/data/README.md)")
-    capture = cv2.VideoCapture(str(VTEST))
+    capture = cv2.VideoCapture(str(vtest_avi()))
     frames: list[Gray] = []
     while len(frames) < 100:
         ok, bgr = capture.read()

@@ -38,7 +38,14 @@ from orin.vision.catches import CatchContext, CatchWriter
 from orin.vision.detectors.base import Detection
 from orin.vision.evaluate import CameraEvaluator, Match, ObjectView
 from orin.vision.motion import MotionDetector
-from orin.vision.regions import Box, Region, full_frame, merge_detections, regions_for
+from orin.vision.regions import (
+    Box,
+    Region,
+    full_frame,
+    merge_detections,
+    region_around,
+    regions_for,
+)
 from orin.vision.track_store import TrackStore
 from orin.vision.tracker import Track, Tracker, TrackerConfig, TrackState
 from orin.vision.transport.base import DetectionService
@@ -244,19 +251,32 @@ class CameraPipeline:
         # Motion a followed object explains waits for that object's refresh; other motion
         # (someone new) is looked at now.
         fresh = [box for box in motion if not _explained(box, known)]
+        refresh = self.settings.track_refresh_s
+        still_refresh = self.settings.full_frame_interval_s
         due = [
             track.predicted
             for track in followed
-            if track.state is TrackState.LOST
-            or frame.t - track.last_seen >= self.settings.track_refresh_s
+            if track.state is TrackState.LOST or frame.t - track.last_seen >= refresh
         ]
+        for track in self._tracker.tracks:
+            if track.state is TrackState.TENTATIVE:
+                due.append(track.box)  # confirm (or drop) new objects quickly
+            elif track.stationary and frame.t - track.last_seen >= still_refresh:
+                due.append(track.box)  # still objects: motion has stopped showing them
         if not fresh and not due:
             if motion:
                 self.stats.refresh_skips += 1
             return []
         # Crops even when they cover most of the frame: the whole frame shrunk to the model's
         # input loses small objects (the parcel model finds none on a whole 768x576 frame).
-        return regions_for([*fresh, *due], frame.width, frame.height, MODEL_SIZE)
+        regions = regions_for(fresh, frame.width, frame.height, MODEL_SIZE) if fresh else []
+        # A followed object gets a crop of its own at about the model's size unless a
+        # model-sized motion crop already holds it: merged into a large square it would shrink
+        # below what the detector sees (and the track would be lost).
+        for box in due:
+            if not any(_holds(region, box) for region in regions):
+                regions.append(region_around(box, frame.width, frame.height, MODEL_SIZE))
+        return regions
 
     async def _detect(
         self, frame: Frame, watch: CameraWatch, regions: list[Region]
@@ -366,6 +386,11 @@ class CameraPipeline:
             self._track_ids.pop(track.id, None)
         if self._evaluator is not None:
             self._evaluator.forget(track.id for track in ended)
+
+
+def _holds(region: Region, box: Box) -> bool:
+    """Whether ``region`` contains ``box`` and is small enough to keep its detail."""
+    return max(region.w, region.h) <= MODEL_SIZE * 1.5 and region.contains(box)
 
 
 def _explained(box: Box, known: Sequence[Box]) -> bool:

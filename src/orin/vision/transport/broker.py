@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -87,8 +88,7 @@ async def connect(settings: AmqpSettings, url: str, name: str) -> aio_pika.Robus
 
 async def close_quietly(connection: aio_pika.RobustConnection, timeout_s: float) -> None:
     """Close ``connection``, ignoring a broker that is already gone."""
-    try:
+    # A dead connection: nothing left to do.
+    with contextlib.suppress(Exception):
         async with asyncio.timeout(timeout_s):
             await connection.close()
-    except Exception:  # a dead connection: nothing left to do
-        pass
