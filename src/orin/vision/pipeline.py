@@ -258,22 +258,24 @@ class CameraPipeline:
             for track in followed
             if track.state is TrackState.LOST or frame.t - track.last_seen >= refresh
         ]
-        for track in self._tracker.tracks:
-            if track.state is TrackState.TENTATIVE:
-                due.append(track.box)  # confirm (or drop) new objects quickly
-            elif track.stationary and frame.t - track.last_seen >= still_refresh:
-                due.append(track.box)  # still objects: motion has stopped showing them
-        if not fresh and not due:
+        # New objects (to confirm or drop them quickly) and still ones (motion no longer shows
+        # them) need a crop at about the model's size: merged into a large square they would
+        # shrink below what the detector sees.
+        close_ups = [
+            track.box
+            for track in self._tracker.tracks
+            if track.state is TrackState.TENTATIVE
+            or (track.stationary and frame.t - track.last_seen >= still_refresh)
+        ]
+        if not fresh and not due and not close_ups:
             if motion:
                 self.stats.refresh_skips += 1
             return []
         # Crops even when they cover most of the frame: the whole frame shrunk to the model's
         # input loses small objects (the parcel model finds none on a whole 768x576 frame).
-        regions = regions_for(fresh, frame.width, frame.height, MODEL_SIZE) if fresh else []
-        # A followed object gets a crop of its own at about the model's size unless a
-        # model-sized motion crop already holds it: merged into a large square it would shrink
-        # below what the detector sees (and the track would be lost).
-        for box in due:
+        moving = [*fresh, *due]
+        regions = regions_for(moving, frame.width, frame.height, MODEL_SIZE) if moving else []
+        for box in close_ups:
             if not any(_holds(region, box) for region in regions):
                 regions.append(region_around(box, frame.width, frame.height, MODEL_SIZE))
         return regions
