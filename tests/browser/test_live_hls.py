@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from orin.streaming.live import live_path
 from tests.browser.conftest import CHROMIUM, LiveServer
 from tests.fixtures.api import Api, Person
 from tests.fixtures.cameras import FAST_INGEST, FakeCameraServer
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing (apt: chromium)"
@@ -62,17 +62,6 @@ class ConsoleErrors:
 
     def check(self) -> None:
         assert not self.seen, "the player page logged errors:\n" + "\n".join(self.seen)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, within_s: float, what: str) -> Any:
-    deadline = time.monotonic() + within_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within_s}s: {what}")
-        await asyncio.sleep(0.2)
 
 
 def path_of(url: str) -> str:

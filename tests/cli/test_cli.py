@@ -15,6 +15,8 @@ import pytest
 from tests.cli.helpers import orin_env, run_orin, start_orin, stop, wait_ready
 from tests.fixtures.services import free_port
 
+PROCESSES_READY_S = 60
+
 
 def is_log_record(line: str) -> bool:
     try:
@@ -150,13 +152,15 @@ def test_run_processes_restarts_a_killed_child_and_readiness_recovers(tmp_path: 
     env = orin_env(tmp_path / "data", ORIN_SUPERVISOR_RESTART_DELAY_S="0.5")
     process = start_orin(["run", "--processes", "--port", str(port)], env, log)
     try:
-        wait_ready(url, 30, process, log)
+        # Four children import ORIN at once (~4 s of CPU each) on a 2-core machine that the
+        # other test workers keep busy.
+        wait_ready(url, PROCESSES_READY_S, process, log)
         roles = wait_for_roles(process.pid, {"api", "worker", "scheduler", "ingest"})
 
         os.kill(roles["api"], signal.SIGKILL)
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{url}/readyz", timeout=2)
-        wait_ready(url, 30, process, log)
+        wait_ready(url, PROCESSES_READY_S, process, log)
         restarted = wait_for_roles(process.pid, {"api", "worker", "scheduler", "ingest"})
         assert restarted["api"] != roles["api"]
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -22,6 +21,7 @@ from orin.models.user import User
 from tests.fixtures.api import Api, Person
 from tests.fixtures.cameras import FAST_INGEST, FakeCameraServer
 from tests.fixtures.services import free_port
+from tests.fixtures.waiting import eventually
 
 
 def ingest_settings(api: Api) -> Settings:
@@ -39,17 +39,6 @@ async def ingest(api: Api, node: str = "") -> AsyncIterator[IngestSupervisor]:
         yield supervisor
     finally:
         await supervisor.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, within_s: float, what: str) -> Any:
-    deadline = time.monotonic() + within_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within_s}s: {what}")
-        await asyncio.sleep(0.2)
 
 
 async def status_of(person: Person, camera_id: str) -> tuple[str, str]:

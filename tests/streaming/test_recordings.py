@@ -9,7 +9,6 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from orin.storage.base import ObjectInfo, ObjectStorage
 from orin.storage.local import LocalStorage
 from orin.storage.s3 import S3Storage
 from tests.fixtures.api import Api, Person
+from tests.fixtures.waiting import eventually
 
 NAME = "%Y%m%dT%H%M%SZ"
 
@@ -122,14 +122,6 @@ async def download(api: Api, url: str) -> httpx.Response:
         return await api.http.get(path_of(url))
     async with httpx.AsyncClient() as client:
         return await client.get(url)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within_s}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 def iso(at: datetime) -> str:

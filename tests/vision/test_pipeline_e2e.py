@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from orin.vision.transport.server import DetectorServer
 from tests.fixtures.api import Api, Person
 from tests.fixtures.cameras import FAST_INGEST, FakeCameraServer, require_gstreamer_rtsp, vtest_avi
 from tests.fixtures.package_clip import PackageClip, make_package_clip
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -70,21 +71,6 @@ async def watching(api: Api) -> AsyncIterator[Vision]:
         stack.push_async_callback(uploader.stop)
         stack.push_async_callback(supervisor.stop)
         yield vision
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, within_s: float, what: str | Callable[[], str]
-) -> Any:
-    deadline = time.monotonic() + within_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"not within {within_s}s: {what if isinstance(what, str) else what()}"
-            )
-        await asyncio.sleep(0.5)
 
 
 async def catches(api: Api, guard_id: str) -> list[Event]:

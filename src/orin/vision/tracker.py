@@ -40,7 +40,6 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
 from orin.vision.detectors.base import Detection
 from orin.vision.regions import Box, Region
@@ -439,6 +438,10 @@ def _associate(
     iou[labels_t[:, None] != labels_d[None, :]] = 0.0
     # Pairs below the gate cost more than any valid set, so they never displace a valid pair.
     cost = np.where(iou >= min_iou, 1.0 - iou, 1e6)
+    # Imported here: scipy.optimize takes ~0.9 s to import, which every process that merely
+    # imports the pipeline (api, worker) would pay at start.
+    from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+
     rows, cols = linear_sum_assignment(cost)
     pairs: list[tuple[Track, Detection]] = []
     used_t: set[int] = set()
