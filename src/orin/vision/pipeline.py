@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from orin.cameras.geometry import Zone
 from orin.config import VisionSettings
-from orin.db import Database
+from orin.db import READ_ONLY, Database
 from orin.ingest.frames import Frame
 from orin.models.base import new_id
 from orin.streaming.snapshot import mask_pixels
@@ -170,7 +170,9 @@ class CameraPipeline:
 
     async def _current_watch(self, now: float) -> CameraWatch | None:
         if not self._fixed_watch and now - self._watch_loaded_at >= WATCH_RELOAD_S:
-            async with self.database.transaction() as session:
+            async with self.database.sessionmaker() as session:
+                # Read-only: on SQLite this reload never takes the write lock.
+                await session.connection(execution_options={READ_ONLY: True})
                 self.watch = await load_watch(session, self.camera_id)
             self._watch_loaded_at = now
         return self.watch
