@@ -171,9 +171,8 @@ class CountingWriter(CatchWriter):
         frame_bgr: NDArray[np.uint8],
         *,
         track_db_id: str,
-        attributes: dict[str, object] | None = None,
     ) -> str:
-        del context, match, frame_bgr, attributes
+        del context, match, frame_bgr
         self.count += 1
         return track_db_id
 

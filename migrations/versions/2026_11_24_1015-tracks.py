@@ -31,7 +31,6 @@ def upgrade() -> None:
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.Column("path", sa.JSON(), nullable=False),
         sa.Column("ended", sa.Boolean(), nullable=False),
-        sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("updated_at", orin.models.base.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["camera_id"], ["camera.id"], name=op.f("fk_track_camera_id_camera"), ondelete="CASCADE"

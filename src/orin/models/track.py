@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,5 +31,4 @@ class Track(Base):
     hits: Mapped[int] = mapped_column(Integer, default=0)
     path: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
     ended: Mapped[bool] = mapped_column(default=False)
-    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

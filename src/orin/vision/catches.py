@@ -102,7 +102,6 @@ class CatchWriter:
         frame_bgr: NDArray[np.uint8],
         *,
         track_db_id: str,
-        attributes: dict[str, object] | None = None,
     ) -> str:
         """Upload snapshot and thumbnail, enqueue the catch; returns the catch id."""
         event_id = catch_id(match.guard_id, context.camera_id, track_db_id)
@@ -133,7 +132,6 @@ class CatchWriter:
             "count": match.count,
             "snapshot_key": snapshot_key,
             "thumbnail_key": thumbnail_key,
-            "attributes": attributes or {},
         }
         async with self.database.transaction() as session:
             enqueue(session, CATCH, payload)

@@ -285,10 +285,7 @@ class CameraPipeline:
     async def _detect(
         self, frame: Frame, watch: CameraWatch, regions: list[Region]
     ) -> list[Detection]:
-        image = frame.bgr()
-        if self._mask is not None:
-            image = image.copy()
-            image[self._mask] = 0
+        image = self._masked(frame)
         crops = [region.crop(image) for region in regions]
         per_region: list[tuple[Region, list[Detection]]] = [(region, []) for region in regions]
         self.stats.detected_frames += 1
@@ -313,6 +310,15 @@ class CameraPipeline:
         self.stats.detections += len(merged)
         return merged
 
+    def _masked(self, frame: Frame) -> NDArray[np.uint8]:
+        """The frame as BGR with the privacy masks black (a copy only when there are masks)."""
+        image = frame.bgr()
+        if self._mask is None:
+            return image
+        image = image.copy()
+        image[self._mask] = 0
+        return image
+
     def _report_failure(self, detector: str, error: Exception) -> None:
         """Log a failed detection: in full the first time, then once a minute."""
         now = time.monotonic()
@@ -335,13 +341,11 @@ class CameraPipeline:
                 self._best[track.id] = _Keeper(frame.t, frame)
 
     def _view(self, track: Track, frame: Frame) -> ObjectView:
-        x1, y1, x2, y2 = track.box
-        box = (x1 / frame.width, y1 / frame.height, x2 / frame.width, y2 / frame.height)
         return ObjectView(
             track_id=track.id,
             label=track.label,
             confidence=track.confidence,
-            box=tuple(min(1.0, max(0.0, value)) for value in box),  # type: ignore[arg-type]
+            box=_normalised(track.box, frame),
             first_seen=track.first_seen,
             stationary_since=track.stationary_since,
         )
@@ -352,17 +356,8 @@ class CameraPipeline:
         shot, box = frame, match.box
         if track is not None and keeper is not None and track.best is not None:
             shot = keeper.frame
-            bx1, by1, bx2, by2 = track.best.box
-            box = (
-                bx1 / shot.width,
-                by1 / shot.height,
-                bx2 / shot.width,
-                by2 / shot.height,
-            )
-        image = shot.bgr()
-        if self._mask is not None:
-            image = image.copy()
-            image[self._mask] = 0
+            box = _normalised(track.best.box, shot)
+        image = self._masked(shot)
         track_db_id = self._track_ids.setdefault(match.track_id, new_id())
         await self.writer.write(
             CatchContext(watch.space_id, self.camera_id),
@@ -390,6 +385,17 @@ class CameraPipeline:
             self._track_ids.pop(track.id, None)
         if self._evaluator is not None:
             self._evaluator.forget(track.id for track in ended)
+
+
+def _normalised(box: Box, frame: Frame) -> tuple[float, float, float, float]:
+    """``box`` (frame pixels) in normalised coordinates, clipped to the frame."""
+    x1, y1, x2, y2 = box
+    width, height = frame.width, frame.height
+
+    def clip(value: float) -> float:
+        return min(1.0, max(0.0, value))
+
+    return (clip(x1 / width), clip(y1 / height), clip(x2 / width), clip(y2 / height))
 
 
 def _holds(region: Region, box: Box) -> bool:

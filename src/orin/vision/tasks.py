@@ -30,6 +30,7 @@ from orin.models.recording import RecordingSegment
 from orin.models.track import Track
 from orin.outbox import enqueue
 from orin.runtime.tasks import TaskContext, tasks
+from orin.streaming.probe import run_tool
 from orin.vision.catches import CATCH
 
 logger = structlog.get_logger(__name__)
@@ -59,7 +60,6 @@ async def record_catch(ctx: TaskContext, message: Message) -> None:
         logger.info("vision.catch_orphaned", event_id=event_id)  # deleted meanwhile
         return
     attributes: dict[str, Any] = {
-        **dict(payload.get("attributes") or {}),
         "box": payload["box"],
         "dwell_s": payload["dwell_s"],
         "count": payload["count"],
@@ -144,7 +144,8 @@ async def _cut_clip(
         lines = []
         for index, segment in enumerate(segments):
             path = folder / f"{index:04d}.ts"
-            path.write_bytes(await ctx.infra.storage.get(segment.object_key))
+            data = await ctx.infra.storage.get(segment.object_key)
+            await asyncio.to_thread(path.write_bytes, data)
             lines.append(f"file '{path.name}'")
         (folder / "list.txt").write_text("\n".join(lines) + "\n")
         offset = max(0.0, (begin - segments[0].started_at).total_seconds())
@@ -174,18 +175,11 @@ async def _cut_clip(
             "+faststart",
             str(out),
         ]
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-        )
-        try:
-            _, stderr = await asyncio.wait_for(process.communicate(), FFMPEG_TIMEOUT_S)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise
-        if process.returncode != 0 or not out.exists():
-            raise RuntimeError(f"clip cut failed: {stderr.decode(errors='replace')[-300:]}")
-        return out.read_bytes()
+        run = await run_tool(argv, timeout_s=FFMPEG_TIMEOUT_S)
+        if run.timed_out or run.returncode != 0 or not out.exists():
+            detail = "timed out" if run.timed_out else run.stderr.decode(errors="replace")[-300:]
+            raise RuntimeError(f"clip cut failed: {detail}")
+        return await asyncio.to_thread(out.read_bytes)
 
 
 @tasks.task(TRACK_RETENTION)
