@@ -10,7 +10,9 @@ detector costs detection rate, never live video. For each frame:
    nothing moving, nothing is sent to the detector, except a full-frame check every
    ``vision.full_frame_interval_s`` so still objects are not missed;
 2. the detectors that report the camera's guards' objects run on the regions (privacy masks
-   blacked out first) and their detections are merged back into frame coordinates;
+   blacked out first) and their detections are merged back into frame coordinates; with a
+   screen detector the fast model looks at the regions and the accurate one confirms each new
+   object once (`orin.vision.screening`);
 3. the tracker follows objects across frames; guards are evaluated on its confirmed tracks;
 4. a match becomes a catch (`orin.vision.catches`); tracks are saved for backtests.
 """
@@ -46,6 +48,7 @@ from orin.vision.regions import (
     region_around,
     regions_for,
 )
+from orin.vision.screening import Confirmations, DetectorPlan, confirm_tracks, plan_detectors
 from orin.vision.track_store import TrackStore
 from orin.vision.tracker import Track, Tracker, TrackerConfig, TrackState
 from orin.vision.transport.base import DetectionService
@@ -76,6 +79,9 @@ class PipelineStats:
     detections: int = 0
     catches: int = 0
     failed_detections: int = 0
+    confirmation_crops: int = 0
+    """Crops the confirming detector looked at for the screen's new objects."""
+    confirmed_tracks: int = 0
     refresh_skips: int = 0
     """Frames with motion that followed objects explained, between their refreshes."""
     inference_s: float = 0.0
@@ -128,6 +134,9 @@ class CameraPipeline:
         self._mask: NDArray[np.bool_] | None = None
         self._mask_key: tuple[object, ...] | None = None
         self._last_full = 0.0
+        self._plan: DetectorPlan | None = None
+        self._plan_labels: frozenset[str] | None = None
+        self._confirmations = Confirmations(settings.full_frame_interval_s)
         self._best: dict[str, _Keeper] = {}
         self._track_ids: dict[str, str] = {}
         self._failure_logged: dict[str, float] = {}
@@ -191,16 +200,13 @@ class CameraPipeline:
             self._evaluator = CameraEvaluator(watch.zones, started_at=started)
             self._zones = watch.zones
 
-    def _detectors_for(self, watch: CameraWatch) -> list[tuple[str, frozenset[str]]]:
-        """Detectors to run and the labels each is used for (first configured one wins)."""
-        needed = set(watch.wanted_labels)
-        chosen: list[tuple[str, frozenset[str]]] = []
-        for name in self.service.names:
-            covered = needed & self.service.labels(name)
-            if covered:
-                chosen.append((name, frozenset(covered)))
-                needed -= covered
-        return chosen
+    def _plan_for(self, watch: CameraWatch) -> DetectorPlan:
+        """Which detectors run for the guards' labels (re-planned when the labels change)."""
+        labels = frozenset(watch.wanted_labels)
+        if self._plan is None or labels != self._plan_labels:
+            self._plan = plan_detectors(self.service, labels, self.settings.screen_detector)
+            self._plan_labels = labels
+        return self._plan
 
     async def process(self, frame: Frame) -> list[Match]:
         """Work on one frame; returns the guard matches it caused (each stored as a catch)."""
@@ -215,15 +221,21 @@ class CameraPipeline:
         motion = self._motion.update(frame.gray)
         if motion:
             self.stats.motion_frames += 1
+        plan = self._plan_for(watch)
         regions = self._regions(frame, motion)
         detections: list[Detection] = []
         if regions:
-            detections = await self._detect(frame, watch, regions)
+            detections = await self._detect(frame, regions, plan.regions)
         update = self._tracker.update(detections, frame.t, observed_regions=regions)
+        await self._confirm_new(frame, plan)
         self._keep_best(frame, update.active)
-        await self._finish_tracks(update.ended)
+        await self._finish_tracks([t for t in update.ended if not plan.needs_confirmation(t)])
+        self._confirmations.forget(track.id for track in update.ended)
         # Lost tracks are still there for guards (missed for a frame or two): dwell goes on.
-        present = [*update.active, *update.lost]
+        # Objects the screen found count once their own detector has confirmed them.
+        present = [
+            track for track in (*update.active, *update.lost) if not plan.needs_confirmation(track)
+        ]
         views = [self._view(track, frame) for track in present]
         matches = self._evaluator.evaluate(watch.guards, views, frame.t)
         for match in matches:
@@ -283,32 +295,66 @@ class CameraPipeline:
         return regions
 
     async def _detect(
-        self, frame: Frame, watch: CameraWatch, regions: list[Region]
+        self,
+        frame: Frame,
+        regions: list[Region],
+        uses: Sequence[tuple[str, frozenset[str]]],
     ) -> list[Detection]:
+        """The detections of the detectors in ``uses`` on ``regions``, in frame pixels."""
         image = self._masked(frame)
-        crops = [region.crop(image) for region in regions]
-        per_region: list[tuple[Region, list[Detection]]] = [(region, []) for region in regions]
         self.stats.detected_frames += 1
         self.stats.regions += len(regions)
-        for name, labels in self._detectors_for(watch):
-            began = time.perf_counter()
-            try:
-                found = await self.service.detect(name, crops)
-            except Exception as error:  # DetectionFailed, or a local model that cannot load
-                self.stats.failed_detections += 1
-                self._report_failure(name, error)
+        per_region: list[tuple[Region, list[Detection]]] = [(region, []) for region in regions]
+        for name, labels in uses:
+            found = await self._run_detector(name, labels, image, regions)
+            for (_, kept), (_, objects) in zip(per_region, found or (), strict=False):
+                kept.extend(objects)
+        detections = merge_detections(per_region, frame.width, frame.height)
+        self.stats.detections += len(detections)
+        return detections
+
+    async def _run_detector(
+        self,
+        name: str,
+        labels: frozenset[str],
+        image: NDArray[np.uint8],
+        regions: Sequence[Region],
+    ) -> list[tuple[Region, list[Detection]]] | None:
+        """Detector ``name`` on the crops of ``regions``, kept to ``labels``, in frame pixels
+        per region; None when the detection failed (logged)."""
+        began = time.perf_counter()
+        try:
+            found = await self.service.detect(name, [region.crop(image) for region in regions])
+        except Exception as error:  # DetectionFailed, or a local model that cannot load
+            self.stats.failed_detections += 1
+            self._report_failure(name, error)
+            return None
+        finally:
+            self.stats.inference_s += time.perf_counter() - began
+        return [
+            (region, [d.shifted(region.x, region.y) for d in objects if d.label in labels])
+            for region, objects in zip(regions, found, strict=True)
+        ]
+
+    async def _confirm_new(self, frame: Frame, plan: DetectorPlan) -> None:
+        """Run the confirming detectors on the screen's tracks that are due a try."""
+        due = self._confirmations.due(plan, self._tracker.tracks, frame.t)
+        if not due:
+            return
+        image = self._masked(frame)
+        for name in sorted({plan.confirm_by[track.label] for track in due}):
+            tracks = [track for track in due if plan.confirm_by[track.label] == name]
+            regions: list[Region] = []
+            for track in tracks:
+                self._confirmations.tried(track, frame.t)
+                if not any(_holds(region, track.box) for region in regions):
+                    regions.append(region_around(track.box, frame.width, frame.height, MODEL_SIZE))
+            self.stats.confirmation_crops += len(regions)
+            found = await self._run_detector(name, plan.confirming(name), image, regions)
+            if found is None:
                 continue
-            finally:
-                self.stats.inference_s += time.perf_counter() - began
-            for (region, kept), objects in zip(per_region, found, strict=True):
-                kept.extend(
-                    detection.shifted(region.x, region.y)
-                    for detection in objects
-                    if detection.label in labels
-                )
-        merged = merge_detections(per_region, frame.width, frame.height)
-        self.stats.detections += len(merged)
-        return merged
+            detections = merge_detections(found, frame.width, frame.height)
+            self.stats.confirmed_tracks += len(confirm_tracks(tracks, detections))
 
     def _masked(self, frame: Frame) -> NDArray[np.uint8]:
         """The frame as BGR with the privacy masks black (a copy only when there are masks)."""

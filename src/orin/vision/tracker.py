@@ -26,7 +26,10 @@ and refresh stationary ones now and then, or such tracks are never timed out.
 **Track confidence** (`Track.confidence`) is the median of the ``confidence_frames`` best scores
 the track has had, missing ones counted as 0. With the default 5 it is the third best score:
 the detector must have reached it in at least 3 frames, so one lucky frame does not make a track
-confident, while a steady series at 0.8 gives 0.8.
+confident, while a steady series at 0.8 gives 0.8. When a second detector confirms a track
+found by a fast screening model (`orin.vision.screening`), its scores are kept apart
+(`Track.confirm`) and the confidence is the higher of the two medians: the confirming
+detector's agreement on an object the screen already followed for several frames.
 """
 
 from __future__ import annotations
@@ -183,6 +186,7 @@ class Track:
         self._config = config
         self._filter = _BoxFilter(box)
         self._top: list[float] = [detection.confidence]
+        self._confirmations: list[float] = []
         self._missed_s = 0.0
         self._anchor = box.center
         self._anchor_t = t
@@ -192,10 +196,25 @@ class Track:
 
     @property
     def confidence(self) -> float:
-        """The track's event confidence: median of its best scores (module docstring)."""
+        """The track's event confidence: median of its best scores, or of its confirming
+        detector's scores when higher (module docstring)."""
         k = self._config.confidence_frames
         scores = self._top + [0.0] * (k - len(self._top))
-        return float(np.median(scores))
+        own = float(np.median(scores))
+        if not self._confirmations:
+            return own
+        return max(own, float(np.median(self._confirmations)))
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether a confirming detector has found this object (`confirm`)."""
+        return bool(self._confirmations)
+
+    def confirm(self, score: float) -> None:
+        """Record the score a confirming detector gave this object (its best few are kept)."""
+        self._confirmations.append(score)
+        self._confirmations.sort(reverse=True)
+        del self._confirmations[self._config.confidence_frames :]
 
     @property
     def predicted(self) -> Box:
