@@ -1,4 +1,5 @@
-"""`make run` on a fresh copy of the repository serves /readyz within 20 seconds."""
+"""`make run` on a fresh copy of the repository serves /readyz within 60 seconds: a new virtual
+environment from uv's cache, `npm ci` and the Vite build of the web app, migrations, start."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 from tests.cli.helpers import REPO_ROOT, stop, wait_ready
 from tests.fixtures.services import free_port
+
+READY_WITHIN_S = 60
 
 
 def fresh_copy(destination: Path) -> Path:
@@ -36,7 +39,7 @@ def fresh_copy(destination: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_make_run_on_a_fresh_copy_is_ready_within_20_seconds(tmp_path: Path) -> None:
+def test_make_run_on_a_fresh_copy_is_ready_in_time(tmp_path: Path) -> None:
     checkout = fresh_copy(tmp_path / "orin")
     port = free_port()
     env = {
@@ -57,10 +60,10 @@ def test_make_run_on_a_fresh_copy_is_ready_within_20_seconds(tmp_path: Path) -> 
             start_new_session=True,
         )
     try:
-        wait_ready(f"http://127.0.0.1:{port}", 20, process, log)
+        wait_ready(f"http://127.0.0.1:{port}", READY_WITHIN_S, process, log)
         took = time.monotonic() - started
     finally:
         stop(process)
-    assert took < 20, f"ready after {took:.1f}s"
+    assert took < READY_WITHIN_S, f"ready after {took:.1f}s"
     assert (checkout / "data" / "orin.db").is_file(), "embedded data goes under ./data"
     assert f"ORIN is running at http://127.0.0.1:{port}" in log.read_text()
