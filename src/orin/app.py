@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,6 +19,7 @@ from prometheus_client import (
 
 from orin import __version__
 from orin.admin.endpoints import router as admin_router
+from orin.admin.metrics import DomainMetrics
 from orin.auth.email_endpoints import router as email_router
 from orin.auth.endpoints import router as auth_router
 from orin.auth.keys import KeyRing
@@ -33,10 +34,15 @@ from orin.events.endpoints import router as events_router
 from orin.gdpr.endpoints import router as gdpr_router
 from orin.guards.endpoints import router as guards_router
 from orin.health.endpoints import router as health_router
+from orin.notifications.endpoints import router as notifications_router
 from orin.observability.logging import configure_logging
 from orin.observability.metrics import HttpMetrics, MetricsMiddleware
 from orin.observability.request_id import RequestIdMiddleware
 from orin.problems import UnhandledErrorMiddleware, install_problem_handlers
+from orin.realtime.connection import ServerSendMiddleware
+from orin.realtime.endpoints import router as realtime_router
+from orin.realtime.hub import RealtimeHub, running_hub
+from orin.realtime.metrics import RealtimeMetrics
 from orin.recordings.endpoints import router as recordings_router
 from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.process import Role, Runtime
@@ -50,6 +56,7 @@ from orin.streaming.live import router as live_router
 from orin.streaming.webrtc import WebRtcHub
 from orin.streaming.webrtc_endpoints import router as webrtc_router
 from orin.users.endpoints import router as users_router
+from orin.web.static import mount_web_app
 
 
 class State(TypedDict):
@@ -66,9 +73,10 @@ class State(TypedDict):
     storage: ObjectStorage
     keyring: KeyRing | None
     webrtc_hub: WebRtcHub
+    realtime_hub: RealtimeHub
 
 
-def _state(settings: Settings, runtime: Runtime, hub: WebRtcHub) -> State:
+def _state(settings: Settings, runtime: Runtime, hub: WebRtcHub, realtime: RealtimeHub) -> State:
     infra = runtime.infra
     return State(
         settings=settings,
@@ -82,6 +90,7 @@ def _state(settings: Settings, runtime: Runtime, hub: WebRtcHub) -> State:
         storage=infra.storage,
         keyring=runtime.keyring,
         webrtc_hub=hub,
+        realtime_hub=realtime,
     )
 
 
@@ -103,16 +112,22 @@ def create_app(
     registry = CollectorRegistry(auto_describe=True)
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
+    realtime_metrics = RealtimeMetrics(registry)
+    domain_metrics = DomainMetrics(registry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
         hub = WebRtcHub()
         try:
             if runtime is not None:
-                yield _state(settings, runtime, hub)
+                async with running_hub(settings, runtime, realtime_metrics) as realtime:
+                    yield _state(settings, runtime, hub, realtime)
                 return
-            async with Runtime(settings, roles) as owned:
-                yield _state(settings, owned, hub)
+            async with (
+                Runtime(settings, roles) as owned,
+                running_hub(settings, owned, realtime_metrics) as realtime,
+            ):
+                yield _state(settings, owned, hub, realtime)
         finally:
             await hub.close()
 
@@ -126,6 +141,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.include_router(health_router)
+    app.include_router(realtime_router)  # first: sockets skip matching every HTTP route
     app.include_router(storage_router)
     app.include_router(auth_router)
     app.include_router(auth_mfa_router)
@@ -142,9 +158,12 @@ def create_app(
     app.include_router(recordings_router)
     app.include_router(webrtc_router)
     app.include_router(admin_router)
+    app.include_router(notifications_router)
+    app.include_router(realtime_router)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        await domain_metrics.refresh(request.state.database, request.state.bus)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     # Starlette runs the last added middleware first: security headers, request id, then CORS,
@@ -181,4 +200,6 @@ def create_app(
         )
     app.add_middleware(RequestIdMiddleware, header=settings.api.request_id_header)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings.headers)
+    app.add_middleware(ServerSendMiddleware)  # outermost: see orin.realtime.connection
+    mount_web_app(app, settings)  # the built web app at `/` (router fallback)
     return app

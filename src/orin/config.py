@@ -395,6 +395,12 @@ class VisionSettings(Area):
         description="Detectors by name (JSON); a camera uses those that report its guards' "
         "objects, in this order.",
     )
+    screen_detector: str | None = Field(
+        "packages",
+        description="A fast detector that looks at every region for the labels it reports; "
+        "objects it follows are confirmed by the label's own detector before guards see them "
+        "(null: each label's first detector runs on every region).",
+    )
     transport: Literal["local", "amqp"] = Field(
         "local",
         description="`local`: an in-process pool; `amqp`: `orin detector` replicas over "
@@ -444,6 +450,109 @@ class VisionSettings(Area):
     )
     track_retention_days: int = Field(
         30, ge=1, le=3650, description="Stored tracks older than this are deleted."
+    )
+
+
+class NotifySettings(Area):
+    vapid_private_key: SecretStr = Field(
+        SecretStr(""),
+        description="Web Push VAPID private key (PEM, or raw base64url P-256); empty: Web "
+        "Push is off.",
+    )
+    vapid_subject: str = Field(
+        "mailto:admin@orin.local", description="VAPID `sub` claim: a mailto: or https: contact."
+    )
+    fcm_service_account: SecretStr = Field(
+        SecretStr(""),
+        description="FCM service-account JSON (the file's content); empty: FCM is off.",
+    )
+    fcm_url: str = Field(
+        "https://fcm.googleapis.com", description="FCM HTTP v1 base URL (tests point it locally)."
+    )
+    fcm_token_url: str | None = Field(
+        None, description="OAuth token endpoint; defaults to the service account's `token_uri`."
+    )
+    twilio_account_sid: str = Field("", description="Twilio account SID; empty: SMS is off.")
+    twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token.")
+    twilio_from: str = Field("", description="Sending number (E.164) or messaging service SID.")
+    twilio_url: str = Field("https://api.twilio.com", description="Twilio REST base URL.")
+    mqtt_url: str | None = Field(
+        None, description="MQTT broker (mqtt://user:pass@host:1883); unset: MQTT is off."
+    )
+    mqtt_topic_prefix: str = Field("orin", description="Base of ORIN's MQTT topics.")
+    mqtt_discovery_prefix: str = Field(
+        "homeassistant", description="Home Assistant MQTT discovery prefix."
+    )
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDR ranges webhooks and Web Push endpoints may reach although private or "
+        'loopback (the SSRF policy refuses those otherwise), e.g. `["10.0.0.0/8"]`.',
+    )
+    cooldown_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="A user gets one notification per guard, camera and channel in this time; "
+        "the repeats are `suppressed` (counted).",
+    )
+    snapshot_url_ttl_s: int = Field(
+        7 * 86400 - 60,
+        ge=60,
+        le=7 * 86400,
+        description="Lifetime of the signed snapshot URL in a notification (S3 allows 7 days).",
+    )
+    request_timeout_s: float = Field(10.0, gt=0, le=120, description="Per provider request.")
+    max_attempts: int = Field(
+        6, ge=1, le=50, description="Tries of a delivery before it is dead-lettered."
+    )
+    retry_base_s: float = Field(5.0, gt=0, description="First retry delay (doubles each try).")
+    retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay.")
+
+
+class RealtimeSettings(Area):
+    ping_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds between the server's `ping` messages on each WebSocket; the "
+        "client answers each with a `pong` message.",
+    )
+    missed_pongs: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="Pings in a row left unanswered before the server closes the socket (4408).",
+    )
+    queue_size: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Messages waiting to be written to one client at most; a client that "
+        "falls this far behind is disconnected (1013) instead of growing memory.",
+    )
+    auth_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Seconds a new socket has to send its `auth` message (else 4401).",
+    )
+    access_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Seconds between re-reads of connected users' spaces, camera shares and "
+        "sessions: the longest a revoked access keeps receiving messages.",
+    )
+    close_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Seconds the server waits to write a close frame before dropping the socket.",
+    )
+    max_subscriptions: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Spaces plus cameras one socket may subscribe to.",
     )
 
 
@@ -535,6 +644,12 @@ class Settings(BaseSettings):
     )
     vision: VisionSettings = Field(
         default_factory=VisionSettings, description="Detection, tracking and guard evaluation."
+    )
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings, description="Notification channels and retries."
+    )
+    realtime: RealtimeSettings = Field(
+        default_factory=RealtimeSettings, description="The live-update WebSocket `/api/v1/ws`."
     )
     crypto: CryptoSettings = Field(
         default_factory=CryptoSettings, description="Keys that seal secrets at rest."

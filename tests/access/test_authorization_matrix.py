@@ -244,6 +244,17 @@ CASES = [
     Case("PATCH", "/api/v1/events/{event}", (404, 200, 200, 200, 200), lambda w: {"notes": "ok"}),
     Case("GET", "/api/v1/events", (404, 200, 404, 200, 200), params=_space_query),
     Case("GET", "/api/v1/events/stats", (404, 200, 404, 200, 200), params=_space_query),
+    # admin: the admin role only, whatever a user's role in a space
+    Case("GET", "/api/v1/admin/audit", (403, 403, 403, 403, 403)),
+    Case("GET", "/api/v1/admin/analytics", (403, 403, 403, 403, 403)),
+    Case("GET", "/api/v1/admin/system", (403, 403, 403, 403, 403)),
+    Case("GET", "/api/v1/admin/users", (403, 403, 403, 403, 403)),
+    Case(
+        "PATCH",
+        "/api/v1/admin/users/{hank}",
+        (403, 403, 403, 403, 403),
+        lambda w: {"disabled": True},
+    ),
 ]
 
 UNCOVERED = {
@@ -311,6 +322,7 @@ async def test_every_domain_endpoint_is_in_the_matrix(api: Api) -> None:
         "/api/v1/guards",
         "/api/v1/events",
         "/api/v1/invites",
+        "/api/v1/admin",
     )
     listed = {(case.method, case.path) for case in CASES} | UNCOVERED
     normalise = {
@@ -321,6 +333,7 @@ async def test_every_domain_endpoint_is_in_the_matrix(api: Api) -> None:
         "{invite_id}": "{invite}",
         "{share_id}": "{share}",
         "{member_id}": "{hank}",
+        "{user_id}": "{hank}",
     }
     missing = []
     for path, operations in schema["paths"].items():

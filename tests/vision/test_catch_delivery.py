@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,30 +25,11 @@ from orin.models.user import User
 from orin.runtime.infrastructure import Infrastructure
 from orin.vision.catches import CatchContext, CatchWriter, catch_id
 from orin.vision.evaluate import Match
+from tests.fixtures.worker_process import start_worker
 
 CATCHES = 240
 RESENT = 40
 """Catches the ingest side sends a second time (as after an ingest restart)."""
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    s3 = settings.s3
-    assert settings.amqp.url is not None
-    assert s3.endpoint is not None
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ORIN_")},
-        "ORIN_DATABASE_URL": settings.database_url,
-        "ORIN_DATA_DIR": str(settings.data_dir),
-        "ORIN_AMQP_URL": settings.amqp.url,
-        "ORIN_AMQP_PREFETCH": "4",
-        "ORIN_REDIS_URL": str(settings.redis.url),
-        "ORIN_S3_ENDPOINT": s3.endpoint,
-        "ORIN_S3_BUCKET": s3.bucket,
-        "ORIN_S3_ACCESS_KEY": s3.access_key,
-        "ORIN_S3_SECRET_KEY": s3.secret_key.get_secret_value(),
-        "ORIN_VISION_CLIP_WAIT_S": "1",
-        "ORIN_LOG_LEVEL": "WARNING",
-    }
 
 
 @pytest.fixture
@@ -81,16 +61,6 @@ def workers(scaled_settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "orin", "worker"],
-        env=worker_env(settings),
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def seed(infra: Infrastructure) -> tuple[CatchContext, str]:
@@ -135,7 +105,7 @@ async def test_a_worker_killed_mid_flow_loses_and_duplicates_no_catch(
     for n in range(CATCHES):
         await writer.write(context, match(n), frame, track_db_id=f"track-{n}")
     log = tmp_path / "worker.log"
-    workers.append(start_worker(scaled_settings, log))
+    workers.append(start_worker(scaled_settings, log, ORIN_VISION_CLIP_WAIT_S="1"))
     deadline = time.monotonic() + 60
     while len(done := await recorded(infra, guard_id)) < CATCHES // 8:
         assert time.monotonic() < deadline, log.read_text()[-2000:]
@@ -147,7 +117,7 @@ async def test_a_worker_killed_mid_flow_loses_and_duplicates_no_catch(
     # The ingest side sends some catches again (same ids), then a new worker starts.
     for n in range(RESENT):
         await writer.write(context, match(n), frame, track_db_id=f"track-{n}")
-    workers.append(start_worker(scaled_settings, log))
+    workers.append(start_worker(scaled_settings, log, ORIN_VISION_CLIP_WAIT_S="1"))
     deadline = time.monotonic() + 90
     while len(done := await recorded(infra, guard_id)) < CATCHES:
         assert time.monotonic() < deadline, f"{len(done)} of {CATCHES}: {log.read_text()[-2000:]}"

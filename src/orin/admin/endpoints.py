@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AfterValidator
 
+from orin.admin.schemas import (
+    AdminUserOut,
+    AdminUserUpdate,
+    Analytics,
+    AuditEntryOut,
+    AuditPage,
+    SystemStatus,
+)
+from orin.admin.service import admin_service, check_window
 from orin.audit import list_entries
-from orin.auth.deps import AdminUser
-from orin.deps import SessionDep
+from orin.auth.deps import AdminUser, AuthContextDep, ClientDep
+from orin.deps import BusDep, PubSubDep, SessionDep, SettingsDep
+from orin.pagination import MAX_LIMIT, Page
 from orin.problems import problem_responses
+from orin.realtime.publisher import invalidate_access
 from orin.security.ratelimit import ApiRateLimit
 
 router = APIRouter(
@@ -21,25 +31,15 @@ router = APIRouter(
     responses=problem_responses(401, 403, 422, 429),
 )
 
-
-class AuditEntryOut(BaseModel):
-    seq: int
-    at: datetime
-    actor_id: str | None
-    action: str
-    target_type: str
-    target_id: str
-    ip: str
-    user_agent: str
-    details: dict[str, Any]
-    hash: str
-
-
-class AuditPage(BaseModel):
-    items: list[AuditEntryOut]
-    next_before_seq: int | None = Field(
-        description="Pass as `before_seq` for the next (older) page; null on the last page."
-    )
+Window = Annotated[
+    str,
+    Query(
+        max_length=5,
+        description="How far back the figures look: hours or days, `1h` to `30d`.",
+    ),
+    AfterValidator(check_window),
+]
+UserId = Annotated[str, Path(max_length=32, description="The account's id.")]
 
 
 @router.get("/audit", operation_id="admin_audit")
@@ -80,3 +80,60 @@ async def audit(
         ],
         next_before_seq=page[-1].seq if len(rows) > limit else None,
     )
+
+
+@router.get("/analytics", operation_id="admin_analytics")
+async def analytics(admin: AdminUser, db: SessionDep, window: Window = "24h") -> Analytics:
+    """Accounts, cameras, guards, catches (per minute, over the window, per day) and
+    notification outcomes per channel, with the false-alarm rate of reviewed catches."""
+    return await admin_service.analytics(db, window=window)
+
+
+@router.get("/system", operation_id="admin_system")
+async def system(
+    admin: AdminUser, db: SessionDep, bus: BusDep, settings: SettingsDep
+) -> SystemStatus:
+    """Every process seen by heartbeat (alive or not), queue and dead-letter depths, storage
+    used by recordings and the database's size."""
+    return await admin_service.system(db, bus=bus, settings=settings)
+
+
+@router.get("/users", operation_id="admin_users_list", responses=problem_responses(400))
+async def list_users(
+    admin: AdminUser,
+    db: SessionDep,
+    email: Annotated[
+        str | None,
+        Query(min_length=1, max_length=320, description="Part of the email address, any case."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
+    cursor: str | None = None,
+) -> Page[AdminUserOut]:
+    """Accounts, oldest first, optionally only those whose email address contains `email`."""
+    return await admin_service.list_users(db, email=email, limit=limit, cursor=cursor)
+
+
+@router.patch(
+    "/users/{user_id}",
+    operation_id="admin_users_update",
+    responses=problem_responses(404, 409),
+)
+async def update_user(
+    user_id: UserId,
+    body: AdminUserUpdate,
+    admin: AdminUser,
+    db: SessionDep,
+    ctx: AuthContextDep,
+    client: ClientDep,
+    pubsub: PubSubDep,
+) -> AdminUserOut:
+    """Disable or enable an account, or change its plan; audited. Disabling signs the account
+    out everywhere at once (its tokens get 401, its live connections close)."""
+    out = await admin_service.update_user(
+        db, ctx, admin=admin, user_id=user_id, change=body, client=client
+    )
+    if body.disabled:
+        # Committed first, so the live connections re-read an access that is really gone.
+        await db.commit()
+        await invalidate_access(pubsub, [user_id])
+    return out

@@ -83,6 +83,8 @@ async def get_caller(
     user = await db.get(User, claims.user_id)
     if user is None:
         raise InvalidToken("the account no longer exists")
+    if user.disabled_at is not None:
+        raise InvalidToken("this account is disabled")
     request.state.user_id = user.id
     await ApiUserRateLimit(request, response)
     return Caller(user=user, claims=claims)

@@ -25,7 +25,7 @@ from orin.auth.passwords import PasswordPolicy, burn_password_check, hash_passwo
 from orin.auth.tokens import issue_access_token
 from orin.cache.base import Cache, RateLimiter
 from orin.config import Settings
-from orin.errors import Conflict, NotFound, RateLimited, Unauthorized
+from orin.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from orin.kit.crypto import Sealer
 from orin.models.auth_session import AuthSession
 from orin.models.base import new_id, utcnow
@@ -51,6 +51,11 @@ class InvalidRefreshToken(Unauthorized):
 class AccountLocked(RateLimited):
     type_slug = "account-locked"
     title = "Account temporarily locked"
+
+
+class AccountDisabled(Forbidden):
+    type_slug = "account-disabled"
+    title = "Account disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +387,9 @@ class AuthService:
     async def _issue(
         self, db: AsyncSession, ctx: AuthContext, user: User, auth_session: AuthSession
     ) -> IssuedTokens:
+        # Every way in (password, second factor, OpenID Connect, refresh) ends here.
+        if user.disabled_at is not None:
+            raise AccountDisabled("this account is disabled; contact your administrator")
         now = utcnow()
         refresh_token = secrets.token_urlsafe(32)
         refresh_expires = min(

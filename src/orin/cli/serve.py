@@ -31,6 +31,8 @@ async def serve_api(settings: Settings, roles: Iterable[Role], *, banner: bool =
             proxy_headers=True,
             server_header=False,
             lifespan="on",
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
         # uvicorn re-raises the stop signal after a graceful shutdown so the previous handler

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime
 from orin.access import Capability, camera_for, space_for
 from orin.audit import audit_event
 from orin.auth.deps import ClientDep, CurrentUser
-from orin.deps import SessionDep, SettingsDep, StorageDep
+from orin.deps import PubSubDep, SessionDep, SettingsDep, StorageDep
 from orin.errors import BadRequest
 from orin.events import service
 from orin.events.queries import EventFilters, check_filters, event_for, list_events
@@ -23,6 +23,7 @@ from orin.events.schemas import (
     EventReview,
     EventStatsOut,
     StatsBucketOut,
+    event_out,
 )
 from orin.events.search import search_events
 from orin.events.stats import Bucket, Dimension, event_stats
@@ -37,6 +38,7 @@ from orin.pagination import (
     parse_cursor_time,
 )
 from orin.problems import problem_responses
+from orin.realtime.publisher import event_data, publish_after_commit
 from orin.security.ratelimit import ApiRateLimit
 
 router = APIRouter(
@@ -47,32 +49,6 @@ router = APIRouter(
 )
 
 IdParam = Annotated[str | None, Query(min_length=1, max_length=32)]
-
-
-def event_out(event: Event, score: float | None = None) -> EventOut:
-    return EventOut(
-        id=event.id,
-        space_id=event.space_id,
-        camera_id=event.camera_id,
-        guard_id=event.guard_id,
-        kind=event.kind,
-        label=event.label,
-        confidence=event.confidence,
-        zone=event.zone,
-        track_id=event.track_id,
-        started_at=event.started_at,
-        ended_at=event.ended_at,
-        attributes=event.attributes or {},
-        review_state=event.review_state,
-        notes=event.notes,
-        reviewed_by=event.reviewed_by,
-        reviewed_at=event.reviewed_at,
-        created_at=event.created_at,
-        has_snapshot=event.snapshot_key is not None,
-        has_thumbnail=event.thumbnail_key is not None,
-        has_clip=event.clip_key is not None,
-        score=score,
-    )
 
 
 async def event_detail(event: Event, storage: StorageDep, settings: SettingsDep) -> EventDetail:
@@ -226,6 +202,7 @@ async def review_event(
     storage: StorageDep,
     settings: SettingsDep,
     client: ClientDep,
+    pubsub: PubSubDep,
 ) -> EventDetail:
     """Review a catch (`review_state`) and/or set its notes; needs the review capability on
     its camera. An invalid move (back to `new`, from `resolved`, ...) or reviewing a system
@@ -250,5 +227,13 @@ async def review_event(
                 "to": change.after,
                 "notes_changed": change.notes_changed,
             },
+        )
+        publish_after_commit(
+            db,
+            pubsub,
+            "event.updated",
+            space_id=event.space_id,
+            camera_id=event.camera_id,
+            data=event_data(event),
         )
     return await event_detail(event, storage, settings)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from orin.events.stats import Bucket, Dimension
-from orin.models.event import EventKind, ReviewState
+from orin.models.event import Event, EventKind, ReviewState
 
 NOTES_MAX = 2000
 
@@ -38,6 +38,33 @@ class EventOut(BaseModel):
     has_clip: bool
     score: float | None = Field(
         None, description="Text search only: similarity to the query (0..1), best first."
+    )
+
+
+def event_out(event: Event, score: float | None = None) -> EventOut:
+    """The API shape of a stored event (also what live `event.*` updates carry)."""
+    return EventOut(
+        id=event.id,
+        space_id=event.space_id,
+        camera_id=event.camera_id,
+        guard_id=event.guard_id,
+        kind=event.kind,
+        label=event.label,
+        confidence=event.confidence,
+        zone=event.zone,
+        track_id=event.track_id,
+        started_at=event.started_at,
+        ended_at=event.ended_at,
+        attributes=event.attributes or {},
+        review_state=event.review_state,
+        notes=event.notes,
+        reviewed_by=event.reviewed_by,
+        reviewed_at=event.reviewed_at,
+        created_at=event.created_at,
+        has_snapshot=event.snapshot_key is not None,
+        has_thumbnail=event.thumbnail_key is not None,
+        has_clip=event.clip_key is not None,
+        score=score,
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from orin.access import Capability, guard_for, space_for, visible_space_ids
 from orin.audit import audit_event
 from orin.auth.deps import ClientDep, CurrentUser
-from orin.deps import SessionDep
+from orin.deps import PubSubDep, SessionDep
 from orin.errors import Conflict
 from orin.guards import service
 from orin.guards.rule import Rule
@@ -32,6 +32,7 @@ from orin.models.guard import Guard, GuardCamera, GuardState
 from orin.models.space import Space
 from orin.pagination import MAX_LIMIT, Page, next_cursor, oldest_first
 from orin.problems import problem_responses
+from orin.realtime.publisher import publish_after_commit
 from orin.security.ratelimit import ApiRateLimit
 from orin.vision.backtest import backtest, match_time
 from orin.vision.watch import camera_geometry, guard_spec
@@ -59,6 +60,18 @@ async def guard_out(db: SessionDep, guard: Guard) -> GuardOut:
         created_at=guard.created_at,
         updated_at=guard.updated_at,
     )
+
+
+def _announced(db: SessionDep, pubsub: PubSubDep, action: str, out: GuardOut) -> GuardOut:
+    """Tell the space's realtime subscribers (``guard.updated``) once the change commits."""
+    publish_after_commit(
+        db,
+        pubsub,
+        "guard.updated",
+        space_id=out.space_id,
+        data={"action": action, "guard": out.model_dump(mode="json")},
+    )
+    return out
 
 
 @router.post("/validate", operation_id="guards_validate", responses=problem_responses(404, 422))
@@ -113,7 +126,7 @@ async def list_guards(
     responses=problem_responses(402, 403, 404, 422),
 )
 async def create_guard(
-    body: GuardIn, user: CurrentUser, db: SessionDep, client: ClientDep
+    body: GuardIn, user: CurrentUser, db: SessionDep, client: ClientDep, pubsub: PubSubDep
 ) -> GuardOut:
     """Create a guard from an instruction (or a hand-written rule) on cameras of one space.
 
@@ -140,7 +153,7 @@ async def create_guard(
         target_id=guard.id,
         details={"space_id": guard.space_id, "state": guard.state},
     )
-    return await guard_out(db, guard)
+    return _announced(db, pubsub, "created", await guard_out(db, guard))
 
 
 @router.get("/{guard_id}", operation_id="guards_get", responses=problem_responses(404))
@@ -159,7 +172,12 @@ async def _zone_scope(db: SessionDep, guard: Guard) -> list[str]:
     "/{guard_id}", operation_id="guards_update", responses=problem_responses(403, 404, 422)
 )
 async def update_guard(
-    guard_id: str, body: GuardUpdate, user: CurrentUser, db: SessionDep, client: ClientDep
+    guard_id: str,
+    body: GuardUpdate,
+    user: CurrentUser,
+    db: SessionDep,
+    client: ClientDep,
+    pubsub: PubSubDep,
 ) -> GuardOut:
     """Rename; change the instruction (recompiled); or replace the rule by hand."""
     guard, _ = await guard_for(db, user.id, guard_id, Capability.MANAGE)
@@ -178,7 +196,7 @@ async def update_guard(
         target_id=guard.id,
         details={"fields": sorted(body.model_dump(exclude_unset=True)), "state": guard.state},
     )
-    return await guard_out(db, guard)
+    return _announced(db, pubsub, "updated", await guard_out(db, guard))
 
 
 @router.delete(
@@ -187,9 +205,18 @@ async def update_guard(
     operation_id="guards_delete",
     responses=problem_responses(403, 404),
 )
-async def delete_guard(guard_id: str, user: CurrentUser, db: SessionDep, client: ClientDep) -> None:
+async def delete_guard(
+    guard_id: str, user: CurrentUser, db: SessionDep, client: ClientDep, pubsub: PubSubDep
+) -> None:
     """Delete the guard; its past catches stay (without the guard)."""
     guard, _ = await guard_for(db, user.id, guard_id, Capability.MANAGE)
+    publish_after_commit(
+        db,
+        pubsub,
+        "guard.updated",
+        space_id=guard.space_id,
+        data={"action": "deleted", "guard": {"id": guard.id, "space_id": guard.space_id}},
+    )
     await db.delete(guard)
     await audit_event(
         db,
@@ -207,7 +234,12 @@ async def delete_guard(guard_id: str, user: CurrentUser, db: SessionDep, client:
     responses=problem_responses(403, 404, 422),
 )
 async def set_cameras(
-    guard_id: str, body: GuardCamerasIn, user: CurrentUser, db: SessionDep, client: ClientDep
+    guard_id: str,
+    body: GuardCamerasIn,
+    user: CurrentUser,
+    db: SessionDep,
+    client: ClientDep,
+    pubsub: PubSubDep,
 ) -> GuardOut:
     """Attach the guard to exactly these cameras of its space."""
     guard, _ = await guard_for(db, user.id, guard_id, Capability.MANAGE)
@@ -222,11 +254,16 @@ async def set_cameras(
         target_id=guard_id,
         details={"cameras": sorted(c.id for c in cameras)},
     )
-    return await guard_out(db, guard)
+    return _announced(db, pubsub, "cameras_changed", await guard_out(db, guard))
 
 
 async def _set_state(
-    guard_id: str, user: CurrentUser, db: SessionDep, client: ClientDep, state: GuardState
+    guard_id: str,
+    user: CurrentUser,
+    db: SessionDep,
+    client: ClientDep,
+    pubsub: PubSubDep,
+    state: GuardState,
 ) -> GuardOut:
     guard, _ = await guard_for(db, user.id, guard_id, Capability.MANAGE)
     if guard.state == GuardState.INVALID:
@@ -237,27 +274,27 @@ async def _set_state(
     await audit_event(
         db, client, action=action, actor_id=user.id, target_type="guard", target_id=guard_id
     )
-    return await guard_out(db, guard)
+    return _announced(db, pubsub, action.removeprefix("guard."), await guard_out(db, guard))
 
 
 @router.post(
     "/{guard_id}/pause", operation_id="guards_pause", responses=problem_responses(403, 404, 409)
 )
 async def pause_guard(
-    guard_id: str, user: CurrentUser, db: SessionDep, client: ClientDep
+    guard_id: str, user: CurrentUser, db: SessionDep, client: ClientDep, pubsub: PubSubDep
 ) -> GuardOut:
     """Stop catching until resumed."""
-    return await _set_state(guard_id, user, db, client, GuardState.PAUSED)
+    return await _set_state(guard_id, user, db, client, pubsub, GuardState.PAUSED)
 
 
 @router.post(
     "/{guard_id}/resume", operation_id="guards_resume", responses=problem_responses(403, 404, 409)
 )
 async def resume_guard(
-    guard_id: str, user: CurrentUser, db: SessionDep, client: ClientDep
+    guard_id: str, user: CurrentUser, db: SessionDep, client: ClientDep, pubsub: PubSubDep
 ) -> GuardOut:
     """Catch again."""
-    return await _set_state(guard_id, user, db, client, GuardState.ACTIVE)
+    return await _set_state(guard_id, user, db, client, pubsub, GuardState.ACTIVE)
 
 
 @router.get("/{guard_id}/stats", operation_id="guards_stats", responses=problem_responses(404))

@@ -20,6 +20,9 @@ from orin.ingest.runner import StatusChange
 from orin.models.base import utcnow
 from orin.models.camera import Camera, CameraStatus
 from orin.models.event import EventKind
+from orin.notifications.tasks import MQTT_CAMERA
+from orin.outbox import enqueue
+from orin.realtime.tasks import publish_via_outbox
 
 logger = structlog.get_logger(__name__)
 
@@ -27,11 +30,13 @@ LOST = frozenset({CameraStatus.OFFLINE, CameraStatus.ERROR})
 
 
 class StatusRecorder:
-    """Receives `StatusChange` from camera runners; writes status and outage events."""
+    """Receives `StatusChange` from camera runners; writes status and outage events, tells
+    live views, and with ``mqtt`` queues the camera's availability for MQTT too."""
 
-    def __init__(self, database: Database, settings: IngestSettings) -> None:
+    def __init__(self, database: Database, settings: IngestSettings, *, mqtt: bool = False) -> None:
         self.database = database
         self.settings = settings
+        self.mqtt = mqtt
         self._online: set[str] = set()
         self._announced: set[str] = set()
         self._pending: dict[str, asyncio.Task[None]] = {}
@@ -44,6 +49,7 @@ class StatusRecorder:
             if camera is None:
                 return
             was_online = was_online or camera.status == CameraStatus.ONLINE
+            changed_at = utcnow()
             # A status write is not an edit of the camera: `updated_at` keeps its value.
             await session.execute(
                 update(Camera)
@@ -51,10 +57,24 @@ class StatusRecorder:
                 .values(
                     status=change.status,
                     status_reason=change.reason[:300],
-                    status_changed_at=utcnow(),
+                    status_changed_at=changed_at,
                     updated_at=Camera.updated_at,
                 )
             )
+            # Live views learn it through the outbox: this process holds no pub/sub.
+            publish_via_outbox(
+                session,
+                "camera.status",
+                space_id=camera.space_id,
+                camera_id=camera_id,
+                data={
+                    "status": change.status,
+                    "reason": change.reason[:300],
+                    "changed_at": changed_at,
+                },
+            )
+            if self.mqtt:
+                enqueue(session, MQTT_CAMERA, {"camera_id": camera_id})
             if change.status == CameraStatus.ONLINE and camera_id in self._announced:
                 self._announced.discard(camera_id)
                 await record_event(

@@ -82,7 +82,9 @@ class IngestSupervisor:
         self.settings = settings
         self.node = node or f"ingest-{uuid.uuid4().hex[:12]}"
         self.membership = NODE_LEASE_PREFIX + self.node
-        self.recorder = StatusRecorder(database, settings.ingest)
+        self.recorder = StatusRecorder(
+            database, settings.ingest, mqtt=bool(settings.notify.mqtt_url)
+        )
         self.runners: dict[str, CameraRunner] = {}
         self._versions: dict[str, str] = {}
         self._unreadable: dict[str, str] = {}

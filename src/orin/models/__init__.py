@@ -10,6 +10,12 @@ from orin.models.event import Event, EventKind, ReviewState
 from orin.models.guard import Guard, GuardCamera, GuardState
 from orin.models.lease import Lease
 from orin.models.mfa_recovery_code import MfaRecoveryCode
+from orin.models.notification import (
+    Notification,
+    NotificationStatus,
+    PushKind,
+    PushSubscription,
+)
 from orin.models.oauth_identity import OAuthIdentity
 from orin.models.outbox_message import OutboxMessage
 from orin.models.process_heartbeat import ProcessHeartbeat
@@ -39,11 +45,15 @@ __all__ = [
     "GuardState",
     "Lease",
     "MfaRecoveryCode",
+    "Notification",
+    "NotificationStatus",
     "OAuthIdentity",
     "OutboxMessage",
     "Plan",
     "ProcessHeartbeat",
     "ProcessedMessage",
+    "PushKind",
+    "PushSubscription",
     "RecordingMode",
     "RecordingSegment",
     "RefreshToken",

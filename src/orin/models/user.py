@@ -40,5 +40,7 @@ class User(Base):
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    """Set by an admin: the account cannot sign in or use a token until re-enabled."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

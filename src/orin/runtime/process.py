@@ -25,6 +25,9 @@ from orin.gdpr import export as gdpr_export
 from orin.ingest.demo import prepare_demo_video
 from orin.ingest.supervisor import IngestSupervisor
 from orin.media import cleanup
+from orin.notifications import tasks as notification_tasks
+from orin.notifications.channels.registry import close_channel_set
+from orin.notifications.mqtt_link import start_mqtt, stop_mqtt
 from orin.outbox import OutboxRelay, idempotent
 from orin.recordings import retention as recording_retention
 from orin.recordings.lifecycle import apply_archive_rule
@@ -53,6 +56,7 @@ _TASK_MODULES = (
     gdpr_export,
     recording_retention,
     vision_tasks,
+    notification_tasks,
 )
 
 
@@ -115,6 +119,7 @@ class Runtime:
         if "worker" in self.roles:
             self.relay = OutboxRelay(self.infra.database, self.infra.bus, self.settings.outbox)
             self.relay.start()
+            await start_mqtt(self.settings)
         if "scheduler" in self.roles:
             self.scheduler = Scheduler(self.infra.database, self.settings.scheduler)
             self.scheduler.start()
@@ -160,6 +165,8 @@ class Runtime:
             await self.scheduler.stop()
         if self.relay is not None:
             await self.relay.stop()
+        await close_channel_set(self.settings)
+        await stop_mqtt(self.settings)
         await self.infra.close()
         logger.info("runtime.stopped", roles=sorted(self.roles))
 

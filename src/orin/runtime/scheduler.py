@@ -18,6 +18,7 @@ import structlog
 from orin.config import SchedulerSettings
 from orin.db import Database
 from orin.events import tasks as event_tasks
+from orin.notifications import tasks as notification_tasks
 from orin.outbox import enqueue
 from orin.recordings import retention as recording_retention
 from orin.runtime import leases, maintenance
@@ -40,6 +41,8 @@ DEFAULT_JOBS = (
     PeriodicJob(event_tasks.ENSURE_PARTITIONS, every_s=3600.0),
     PeriodicJob(recording_retention.RETENTION_TOPIC, every_s=3600.0),
     PeriodicJob(vision_tasks.TRACK_RETENTION, every_s=3600.0),
+    PeriodicJob(notification_tasks.RELEASE_HELD, every_s=60.0),
+    PeriodicJob(notification_tasks.SWEEP, every_s=60.0),
 )
 
 

@@ -9,12 +9,20 @@ from orin.audit import record
 from orin.auth.deps import AuthContextDep, CallerDep, ClientDep, CurrentUser, EmailNotVerified
 from orin.auth.schemas import SessionOut, UserOut
 from orin.auth.service import auth_service
-from orin.deps import SessionDep
+from orin.deps import SessionDep, SettingsDep
 from orin.models.user import User
+from orin.notifications.webhooks import check_webhook_url
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
 from orin.users.plans import limits_for
-from orin.users.schemas import Channel, Preferences, PreferencesUpdate, Subscription
+from orin.users.schemas import (
+    CLEARABLE_PREFERENCES,
+    Channel,
+    ChannelNotReady,
+    Preferences,
+    PreferencesUpdate,
+    Subscription,
+)
 
 router = APIRouter(
     prefix="/api/v1/user",
@@ -78,13 +86,28 @@ async def get_preferences(user: CurrentUser) -> Preferences:
     responses=problem_responses(403, 422),
 )
 async def update_preferences(
-    body: PreferencesUpdate, user: CurrentUser, db: SessionDep, client: ClientDep
+    body: PreferencesUpdate,
+    user: CurrentUser,
+    db: SessionDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> Preferences:
-    """Change some preferences; email notifications need a verified address."""
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    """Change some preferences (null clears `sms_number` and `webhook_url`); email
+    notifications need a verified address, SMS a number, webhooks a URL the server may reach."""
+    changes = {
+        name: value
+        for name, value in body.model_dump(exclude_unset=True).items()
+        if value is not None or name in CLEARABLE_PREFERENCES
+    }
     merged = Preferences.model_validate({**preferences_of(user).model_dump(), **changes})
     if Channel.EMAIL in merged.channels and user.email_verified_at is None:
         raise EmailNotVerified("verify your email address before turning on email notifications")
+    if Channel.SMS in merged.channels and merged.sms_number is None:
+        raise ChannelNotReady("set `sms_number` to turn on SMS notifications")
+    if Channel.WEBHOOK in merged.channels and merged.webhook_url is None:
+        raise ChannelNotReady("set `webhook_url` to turn on webhook notifications")
+    if "webhook_url" in changes and merged.webhook_url is not None:
+        await check_webhook_url(merged.webhook_url, settings.notify)
     user.preferences = merged.model_dump(mode="json")
     await record(
         db,

@@ -7,13 +7,16 @@ from datetime import time
 from enum import StrEnum
 from functools import cache
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from orin.errors import OrinError
 from orin.models.user import Plan
 from orin.users.plans import PlanLimits
 
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 
 
@@ -51,8 +54,25 @@ def _locale(value: str) -> str:
     return value
 
 
+def _phone_number(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError("a phone number in E.164 form, like +14155550100")
+    return value
+
+
+def _webhook_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("credentials in the URL are not allowed (use the signature)")
+    return value
+
+
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 LocaleTag = Annotated[str, AfterValidator(_locale)]
+PhoneNumber = Annotated[str, AfterValidator(_phone_number)]
+WebhookUrl = Annotated[str, Field(max_length=2000), AfterValidator(_webhook_url)]
 
 
 class QuietWindow(BaseModel):
@@ -90,7 +110,16 @@ class Preferences(BaseModel):
     channels: list[Channel] = Field(
         default_factory=lambda: [Channel.PUSH],
         max_length=4,
-        description="How catches reach the user; email needs a verified address.",
+        description="How catches reach the user; email needs a verified address, sms a "
+        "`sms_number`, webhook a `webhook_url`.",
+    )
+    sms_number: PhoneNumber | None = Field(
+        None, description="Mobile number for SMS notifications, E.164 (+14155550100)."
+    )
+    webhook_url: WebhookUrl | None = Field(
+        None,
+        description="Where webhook notifications are POSTed (https; signed with the secret "
+        "from `GET /user/me/webhook-secret`).",
     )
 
 
@@ -104,6 +133,20 @@ class PreferencesUpdate(BaseModel):
     quiet_hours: list[QuietWindow] | None = Field(None, max_length=14)
     critical_bypasses_quiet_hours: bool | None = None
     channels: list[Channel] | None = Field(None, max_length=4)
+    sms_number: PhoneNumber | None = None
+    webhook_url: WebhookUrl | None = None
+
+
+CLEARABLE_PREFERENCES = frozenset({"sms_number", "webhook_url"})
+"""Preferences a PATCH may set to null (the others keep their value when null)."""
+
+
+class ChannelNotReady(OrinError):
+    """A notification channel was turned on without what it needs."""
+
+    status_code = 422
+    type_slug = "channel-not-ready"
+    title = "Channel not ready"
 
 
 class Subscription(BaseModel):

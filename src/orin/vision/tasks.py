@@ -28,7 +28,10 @@ from orin.models.event import Event, EventKind
 from orin.models.guard import Guard
 from orin.models.recording import RecordingSegment
 from orin.models.track import Track
+from orin.notifications.planner import CATCH as NOTIFY_CATCH
 from orin.outbox import enqueue
+from orin.realtime.protocol import UpdateType
+from orin.realtime.publisher import event_data, publish_after_commit
 from orin.runtime.tasks import TaskContext, tasks
 from orin.streaming.probe import run_tool
 from orin.vision.catches import CATCH
@@ -64,7 +67,7 @@ async def record_catch(ctx: TaskContext, message: Message) -> None:
         "dwell_s": payload["dwell_s"],
         "count": payload["count"],
     }
-    await record_event(
+    event = await record_event(
         session,
         event_id=event_id,
         space_id=str(payload["space_id"]),
@@ -80,6 +83,8 @@ async def record_catch(ctx: TaskContext, message: Message) -> None:
         snapshot_key=str(payload["snapshot_key"]),
         thumbnail_key=str(payload["thumbnail_key"]),
     )
+    announce(ctx, event, "event.created")
+    enqueue(session, NOTIFY_CATCH, {"event_id": event_id, "started_at": started_at.isoformat()})
     settings = ctx.infra.settings
     delay = settings.vision.clip_post_roll_s + settings.ingest.record_segment_s + 2.0
     enqueue(
@@ -89,6 +94,18 @@ async def record_catch(ctx: TaskContext, message: Message) -> None:
         delay_s=delay,
     )
     logger.info("vision.catch_recorded", event_id=event_id, guard=payload["guard_id"])
+
+
+def announce(ctx: TaskContext, event: Event, kind: UpdateType) -> None:
+    """Tell live views about the catch once this task's transaction commits."""
+    publish_after_commit(
+        ctx.session,
+        ctx.infra.cache.pubsub,
+        kind,
+        space_id=event.space_id,
+        camera_id=event.camera_id,
+        data=event_data(event),
+    )
 
 
 @tasks.task(CLIP)
@@ -131,6 +148,7 @@ async def make_clip(ctx: TaskContext, message: Message) -> None:
     await ctx.infra.storage.put(key, data, content_type="video/mp4")
     event.clip_key = key
     event.ended_at = max(event.ended_at or started_at, min(end, segments[-1].ended_at))
+    announce(ctx, event, "event.updated")
     logger.info("vision.clip_stored", event_id=event.id, segments=len(segments), bytes=len(data))
 
 

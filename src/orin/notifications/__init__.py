@@ -1,0 +1,1 @@
+"""Notifications: catches delivered to people (push, email, SMS, webhook) and to MQTT."""

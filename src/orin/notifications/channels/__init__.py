@@ -1,0 +1,1 @@
+"""One module per delivery channel; each sender turns a `Notice` into a provider request."""

@@ -1,0 +1,230 @@
+"""Delivering one notification row: render its notice, send it, record the outcome.
+
+The send happens inside the `DELIVER` task's transaction, like the other mail-sending tasks:
+when the worker dies mid-send nothing is recorded, the bus delivers the job again and the same
+notice goes out again under the same key (webhook ``X-ORIN-Event-Id``, Web Push ``Topic``, FCM
+collapse key, mail ``Message-ID``), so the receiving side can drop the repeat. Outcomes:
+
+- sent: ``sent``, with the provider's id;
+- `TransientDeliveryError` (5xx, 429, timeouts): ``attempts`` grows, ``last_error`` and
+  ``next_attempt_at`` are set and a delayed job is queued (``notify.retry_base_s`` doubling up
+  to ``notify.retry_max_s``, or the provider's Retry-After when longer); after
+  ``notify.max_attempts`` the row is ``dead``;
+- `PermanentDeliveryError` (4xx): ``failed`` at once; `TargetGone` also deletes the push
+  subscription (expired, unsubscribed, or an unknown FCM token);
+- a channel this server has no credentials for, or a target that no longer exists: ``failed``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orin.bus.base import retry_delay
+from orin.config import Settings
+from orin.errors import NotFound
+from orin.models.event import Event
+from orin.models.notification import Notification, NotificationStatus, PushKind, PushSubscription
+from orin.models.user import User
+from orin.notifications.channels.registry import ChannelSet, ChannelUnavailable
+from orin.notifications.notice import (
+    DeliveryError,
+    EmailTarget,
+    FcmTarget,
+    Notice,
+    SmsTarget,
+    Target,
+    TargetGone,
+    TransientDeliveryError,
+    WebhookTarget,
+    WebPushTarget,
+)
+from orin.notifications.planner import DELIVER
+from orin.notifications.render import render_catch, render_digest
+from orin.notifications.summaries import events_link, summarise
+from orin.notifications.webhooks import check_webhook_url, webhook_secret
+from orin.outbox import enqueue
+from orin.storage.base import ObjectStorage
+from orin.users.schemas import Channel, Preferences
+
+logger = structlog.get_logger(__name__)
+
+ERROR_LIMIT = 1000
+"""Characters of a provider's error kept in ``last_error``."""
+
+
+class Undeliverable(Exception):
+    """The row cannot be delivered at all (no target, no catch): it is marked failed."""
+
+
+async def deliver(
+    session: AsyncSession,
+    row: Notification,
+    *,
+    settings: Settings,
+    server_secret: bytes,
+    storage: ObjectStorage,
+    channels: ChannelSet,
+    now: datetime,
+) -> None:
+    """Send ``row`` once and record what happened (see the module docstring)."""
+    log = logger.bind(notification_id=row.id, channel=row.channel, kind=row.kind)
+    row.attempts += 1
+    try:
+        user = await session.get(User, row.user_id)
+        if user is None:
+            raise Undeliverable("the user no longer exists")
+        preferences = Preferences.model_validate(user.preferences or {})
+        target = await _target(
+            session, row, user, preferences, settings=settings, server_secret=server_secret
+        )
+        notice = await _notice(session, row, preferences, settings=settings, storage=storage)
+        provider_id = await channels.send(target, notice)
+    except (Undeliverable, ChannelUnavailable) as error:
+        _fail(row, NotificationStatus.FAILED, str(error))
+        log.warning("notifications.undeliverable", error=str(error))
+        return
+    except TransientDeliveryError as error:
+        _retry_or_bury(session, row, error, settings=settings, now=now)
+        log.warning(
+            "notifications.retry",
+            error=error.message,
+            status=error.status,
+            attempts=row.attempts,
+            outcome=row.status.value,
+        )
+        return
+    except DeliveryError as error:
+        _fail(row, NotificationStatus.FAILED, error.message)
+        if isinstance(error, TargetGone) and row.channel == Channel.PUSH:
+            await session.execute(delete(PushSubscription).where(PushSubscription.id == row.target))
+            log.info("notifications.push_subscription_removed", subscription_id=row.target)
+        log.warning("notifications.failed", error=error.message, status=error.status)
+        return
+    row.status = NotificationStatus.SENT
+    row.sent_at = now
+    row.provider_id = provider_id[:200] if provider_id else None
+    row.last_error = ""
+    row.next_attempt_at = None
+    if row.channel == Channel.PUSH:
+        subscription = await session.get(PushSubscription, row.target)
+        if subscription is not None:
+            subscription.last_used_at = now
+    log.info("notifications.sent", attempts=row.attempts)
+
+
+def _fail(row: Notification, status: NotificationStatus, error: str) -> None:
+    row.status = status
+    row.last_error = error[:ERROR_LIMIT]
+    row.next_attempt_at = None
+
+
+def _retry_or_bury(
+    session: AsyncSession,
+    row: Notification,
+    error: TransientDeliveryError,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    notify = settings.notify
+    if row.attempts >= notify.max_attempts:
+        _fail(row, NotificationStatus.DEAD, f"gave up after {row.attempts} tries: {error.message}")
+        return
+    delay = retry_delay(row.attempts, notify.retry_base_s, notify.retry_max_s)
+    if error.retry_after_s is not None:
+        delay = max(delay, min(error.retry_after_s, notify.retry_max_s))
+    row.status = NotificationStatus.QUEUED
+    row.last_error = error.message[:ERROR_LIMIT]
+    row.next_attempt_at = now + timedelta(seconds=delay)
+    enqueue(session, DELIVER, {"notification_id": row.id}, delay_s=delay)
+
+
+async def _target(
+    session: AsyncSession,
+    row: Notification,
+    user: User,
+    preferences: Preferences,
+    *,
+    settings: Settings,
+    server_secret: bytes,
+) -> Target:
+    channel = Channel(row.channel)
+    if channel is Channel.PUSH:
+        subscription = await session.get(PushSubscription, row.target)
+        if subscription is None or subscription.user_id != user.id:
+            raise Undeliverable("the push subscription was removed")
+        if subscription.kind == PushKind.FCM:
+            return FcmTarget(token=subscription.endpoint)
+        return WebPushTarget(
+            endpoint=subscription.endpoint, p256dh=subscription.p256dh, auth=subscription.auth
+        )
+    if channel is Channel.EMAIL:
+        if user.email_verified_at is None:
+            raise Undeliverable("the email address is not verified")
+        return EmailTarget(address=user.email, name=user.display_name)
+    if channel is Channel.SMS:
+        if not preferences.sms_number:
+            raise Undeliverable("no SMS number is set")
+        return SmsTarget(number=preferences.sms_number)
+    if not preferences.webhook_url:
+        raise Undeliverable("no webhook URL is set")
+    await check_webhook_url(preferences.webhook_url, settings.notify, fail=Undeliverable)
+    return WebhookTarget(url=preferences.webhook_url, secret=webhook_secret(server_secret, user.id))
+
+
+async def _notice(
+    session: AsyncSession,
+    row: Notification,
+    preferences: Preferences,
+    *,
+    settings: Settings,
+    storage: ObjectStorage,
+) -> Notice:
+    timezone = preferences.timezone
+    if row.kind == "digest":
+        held = list(
+            await session.scalars(
+                select(Notification)
+                .where(Notification.digest_id == row.id)
+                .order_by(Notification.created_at)
+            )
+        )
+        events = await _events(session, held)
+        if not events:
+            raise Undeliverable("the held catches were deleted")
+        summaries = await summarise(session, events, settings=settings, storage=storage)
+        return render_digest(
+            row.key,
+            summaries,
+            window_start=held[0].created_at,
+            window_end=row.created_at,
+            timezone=timezone,
+            events_link=events_link(settings),
+        )
+    events = await _events(session, [row])
+    if not events:
+        raise Undeliverable("the catch was deleted")
+    (summary,) = await summarise(session, events, settings=settings, storage=storage)
+    snapshot = None
+    if row.channel == Channel.EMAIL and events[0].snapshot_key:
+        try:
+            snapshot = await storage.get(events[0].snapshot_key)
+        except NotFound:
+            snapshot = None
+    return render_catch(row.key, summary, snapshot=snapshot, timezone=timezone)
+
+
+async def _events(session: AsyncSession, rows: list[Notification]) -> list[Event]:
+    """The catches of ``rows`` that still exist, in the rows' order."""
+    events: list[Event] = []
+    for row in rows:
+        if row.event_id is None or row.event_started_at is None:
+            continue
+        event = await session.get(Event, (row.event_id, row.event_started_at))
+        if event is not None:
+            events.append(event)
+    return events

@@ -1,0 +1,56 @@
+"""Webhook URLs and secrets.
+
+Each user's signing secret is derived from the server's secret key and their id (HMAC-SHA256),
+so it needs no storage and survives restarts; it changes only if the server's key does.
+
+The SSRF policy for webhook URLs: the camera address rules, with their own allowed networks.
+
+A user's webhook URL makes the worker POST from inside the deployment, so the same refusals as
+for camera addresses apply (loopback, private, link-local, metadata, ...) unless the operator
+lists a network in ``notify.allowed_networks``. The URL is checked when it is saved and
+again before every delivery (DNS may have changed); a connection to the name can still race a
+DNS change between that check and the connect, which the timeout and the signed body bound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from orin.cameras.network_policy import DestinationRefused, NetworkPolicy, resolve_and_check
+from orin.config import CameraSettings, NotifySettings
+from orin.errors import OrinError
+
+
+class WebhookRefused(OrinError):
+    """The webhook URL leads somewhere the server may not post to."""
+
+    status_code = 422
+    type_slug = "webhook-refused"
+    title = "Webhook URL not allowed"
+
+
+def webhook_policy(settings: NotifySettings) -> NetworkPolicy:
+    """The network policy for webhook destinations."""
+    return NetworkPolicy.from_settings(CameraSettings(allowed_networks=settings.allowed_networks))
+
+
+async def check_webhook_url(
+    url: str, settings: NotifySettings, *, fail: Callable[[str], Exception] | None = None
+) -> None:
+    """Raise `WebhookRefused` (or ``fail(message)``) when the policy refuses ``url``'s host."""
+    host = urlsplit(url).hostname or ""
+    try:
+        await resolve_and_check(host, webhook_policy(settings))
+    except DestinationRefused as error:
+        message = f"The webhook URL is not allowed: {error.refusal.words}."
+        if fail is not None:
+            raise fail(message) from None
+        raise WebhookRefused(message, extra={"refusal": error.refusal.code}) from None
+
+
+def webhook_secret(server_secret: bytes, user_id: str) -> str:
+    """The secret that signs ``user_id``'s webhooks (hex, 64 characters)."""
+    return hmac.new(server_secret, f"orin.webhook:{user_id}".encode(), hashlib.sha256).hexdigest()
