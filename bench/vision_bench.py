@@ -77,7 +77,7 @@ from orin.models.user import User
 from orin.runtime.process import Runtime
 from orin.vision.catches import CatchContext, CatchWriter
 from orin.vision.detectors.base import Detection, Detector, Image
-from orin.vision.detectors.config import DetectorConfig, OpenImagesSsdConfig
+from orin.vision.detectors.config import DetectorConfig, OpenImagesSsdConfig, SsdCocoConfig
 from orin.vision.detectors.registry import build_detector
 from orin.vision.evaluate import GuardSpec, Match
 from orin.vision.pipeline import CameraPipeline
@@ -913,6 +913,19 @@ MODES: dict[str, tuple[str, Callable[[VisionSettings], VisionSettings], bool]] =
     "workers2": (
         "ALTERNATIVE config: default detectors, local_workers=2, gated",
         lambda v: v.model_copy(update={"local_workers": 2}),
+        True,
+    ),
+    "threads1": (
+        "ALTERNATIVE config: default detectors on one thread each, local_workers=2, gated",
+        lambda v: v.model_copy(
+            update={
+                "detectors": {
+                    "coco": SsdCocoConfig(threads=1),
+                    "packages": OpenImagesSsdConfig(threads=1),
+                },
+                "local_workers": 2,
+            }
+        ),
         True,
     ),
     "alt-workers2": (

@@ -35,6 +35,7 @@ from orin.gdpr.endpoints import router as gdpr_router
 from orin.guards.endpoints import router as guards_router
 from orin.health.endpoints import router as health_router
 from orin.notifications.endpoints import router as notifications_router
+from orin.observability import gc_pauses
 from orin.observability.logging import configure_logging
 from orin.observability.metrics import HttpMetrics, MetricsMiddleware
 from orin.observability.request_id import RequestIdMiddleware
@@ -110,7 +111,7 @@ def create_app(
     if configure_logs:
         configure_logging(settings.log, role=settings.process_role)
     registry = CollectorRegistry(auto_describe=True)
-    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, gc_pauses.install()):
         registry.register(collector)
     realtime_metrics = RealtimeMetrics(registry)
     domain_metrics = DomainMetrics(registry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from orin.app import create_app
 from orin.config import RedisSettings, Settings
 from orin.errors import Conflict
 from orin.migrate import upgrade
+from orin.observability import gc_pauses
 from orin.problems import PROBLEM_MEDIA_TYPE
 from tests.fixtures.services import TcpProxy
 
@@ -187,6 +189,23 @@ async def test_metrics_count_requests_latency_and_errors_per_route_template(
     assert value("orin_http_request_errors_total", crash, get, ("kind", "server")) == 1
     assert value("orin_http_requests_total", crash, get, ("status", "500")) == 1
     assert "/test/items/1" not in text
+
+
+async def test_metrics_time_garbage_collections_by_generation(
+    client: httpx.AsyncClient,
+) -> None:
+    def full_collections(text: str) -> float:
+        return samples(text).get(
+            ("orin_gc_pause_seconds_count", frozenset({("generation", "2")})), 0.0
+        )
+
+    before = full_collections((await client.get("/metrics")).text)
+    gc.collect()
+    gc.collect()
+    after = full_collections((await client.get("/metrics")).text)
+    assert after >= before + 2
+    # One hook per process, however many apps were built.
+    assert gc.callbacks.count(gc_pauses._on_gc) == 1
 
 
 async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,24 +30,9 @@ from orin.runtime.infrastructure import Infrastructure
 from tests.fixtures.worker_process import start_worker
 from tests.notifications.fakes.webhook_receiver import WebhookReceiver
 
+pytest_plugins = ["tests.fixtures.worker_process"]
+
 STALL_S = 8.0
-
-
-@pytest.fixture
-def scaled_settings(adapter_set: str, adapter_settings: Settings) -> Settings:
-    if adapter_set != "scaled":
-        pytest.skip("needs a worker process on the scaled adapters")
-    return adapter_settings
-
-
-@pytest.fixture
-async def infra(scaled_settings: Settings) -> AsyncIterator[Infrastructure]:
-    infrastructure = Infrastructure.from_settings(scaled_settings)
-    await infrastructure.start()
-    try:
-        yield infrastructure
-    finally:
-        await infrastructure.close()
 
 
 @pytest.fixture
@@ -56,20 +41,6 @@ def receiver() -> Iterator[WebhookReceiver]:
     started.start()
     yield started
     started.stop()
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def seed(infra: Infrastructure, hook_url: str) -> tuple[str, str, str, str]:

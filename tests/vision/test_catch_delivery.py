@@ -9,11 +9,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from sqlalchemy import func, select
 
 from orin.config import Settings
@@ -27,40 +25,11 @@ from orin.vision.catches import CatchContext, CatchWriter, catch_id
 from orin.vision.evaluate import Match
 from tests.fixtures.worker_process import start_worker
 
+pytest_plugins = ["tests.fixtures.worker_process"]
+
 CATCHES = 240
 RESENT = 40
 """Catches the ingest side sends a second time (as after an ingest restart)."""
-
-
-@pytest.fixture
-def scaled_settings(adapter_set: str, adapter_settings: Settings) -> Settings:
-    if adapter_set != "scaled":
-        pytest.skip("needs a worker process on the scaled adapters")
-    return adapter_settings
-
-
-@pytest.fixture
-async def infra(scaled_settings: Settings) -> AsyncIterator[Infrastructure]:
-    infrastructure = Infrastructure.from_settings(scaled_settings)
-    await infrastructure.start()
-    try:
-        yield infrastructure
-    finally:
-        await infrastructure.close()
-
-
-@pytest.fixture
-def workers(scaled_settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def seed(infra: Infrastructure) -> tuple[CatchContext, str]:

@@ -11,6 +11,7 @@ import uvicorn
 
 from orin.app import create_app
 from orin.config import Settings
+from orin.observability import gc_pauses
 from orin.observability.logging import configure_logging
 from orin.runtime.process import Role, Runtime
 
@@ -35,6 +36,7 @@ async def serve_api(settings: Settings, roles: Iterable[Role], *, banner: bool =
             ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
+        gc_pauses.freeze_startup_heap()
         # uvicorn re-raises the stop signal after a graceful shutdown so the previous handler
         # runs; make that handler a no-op so a SIGTERM'd server exits 0 after cleaning up.
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -77,5 +79,6 @@ async def serve_background(settings: Settings, roles: Iterable[Role]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Runtime(settings, roles):
+        gc_pauses.freeze_startup_heap()
         await stop.wait()
         logger.info("orin.stopping")
