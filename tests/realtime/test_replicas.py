@@ -1,5 +1,6 @@
-"""Two real `orin api` processes on PostgreSQL + Redis: an update made through one reaches
-sockets on both, within 200 ms, and only those of people who may see it."""
+"""Two real `orin api` processes (and an `orin worker`) on PostgreSQL + Redis: an update made
+through one replica, and a catch the worker records, reach sockets on both replicas within
+200 ms, and only those of people who may see them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -22,6 +24,9 @@ from orin.config import DatabaseSettings, Settings
 from orin.db import Database
 from orin.events.service import record_event
 from orin.models.event import EventKind
+from orin.runtime.infrastructure import Infrastructure
+from orin.vision.catches import CatchContext, CatchWriter, catch_id
+from orin.vision.evaluate import Match
 from tests.cli.helpers import orin_env, run_orin, start_orin, stop, wait_ready
 from tests.events.helpers import T0
 from tests.fixtures.api import LOCAL_CAMERA, STRONG_PASSWORD
@@ -33,8 +38,8 @@ MAX_LATENCY_S = 0.2
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, pg_database_url: str, redis_url: str) -> Iterator[list[str]]:
-    """Base URLs of two `orin api` processes sharing the database, Redis and data folder."""
+def shared_env(tmp_path: Path, pg_database_url: str, redis_url: str) -> dict[str, str]:
+    """Settings every process of the test shares: database, Redis, data folder."""
     env = orin_env(
         tmp_path / "data",
         ORIN_DATABASE_URL=pg_database_url,
@@ -47,13 +52,19 @@ def replicas(tmp_path: Path, pg_database_url: str, redis_url: str) -> Iterator[l
         ORIN_LOG_LEVEL="WARNING",
     )
     assert run_orin(["migrate"], env).returncode == 0
+    return env
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[list[str]]:
+    """Base URLs of two `orin api` processes sharing the database, Redis and data folder."""
     processes = []
     urls = []
     try:
         for name in ("a", "b"):
             port = free_port()
             log = tmp_path / f"api-{name}.log"
-            process = start_orin(["api", "--port", str(port)], env, log)
+            process = start_orin(["api", "--port", str(port)], shared_env, log)
             processes.append(process)
             url = f"http://127.0.0.1:{port}"
             # One after the other: the first creates the signing key both then use.
@@ -63,6 +74,25 @@ def replicas(tmp_path: Path, pg_database_url: str, redis_url: str) -> Iterator[l
     finally:
         for process in processes:
             stop(process)
+
+
+@pytest.fixture
+async def ingest_side(tmp_path: Path, shared_env: dict[str, str]) -> AsyncIterator[CatchWriter]:
+    """An `orin worker` process (outbox relay, `vision.catch`), and the ingest side's catch
+    writer on the same database and object storage."""
+    worker = start_orin(["worker"], shared_env, tmp_path / "worker.log")
+    infra = Infrastructure.from_settings(
+        Settings(
+            data_dir=Path(shared_env["ORIN_DATA_DIR"]),
+            database=DatabaseSettings(url=shared_env["ORIN_DATABASE_URL"]),
+        )
+    )
+    await infra.start()
+    try:
+        yield CatchWriter(infra.database, infra.storage)
+    finally:
+        await infra.close()
+        assert stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
 
 
 async def _sign_up(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -176,3 +206,59 @@ async def test_an_update_through_one_replica_reaches_sockets_on_both_within_200_
 
             with pytest.raises(TimeoutError):
                 await _next_update(bob_on_a, 0.5)
+
+
+async def test_a_catch_recorded_by_a_worker_reaches_both_replicas_within_200_ms(
+    replicas: list[str], ingest_side: CatchWriter
+) -> None:
+    a, b = replicas
+    async with httpx.AsyncClient(base_url=a) as http:
+        alice = await _sign_up(http)
+        bob = await _sign_up(http)
+        space_id, camera_id = await _space_with_camera(http, alice["access_token"])
+        bobs_space, _ = await _space_with_camera(http, bob["access_token"])
+        guard = await http.post(
+            "/api/v1/guards",
+            json={
+                "space_id": space_id,
+                "name": "Door",
+                "instruction": "a person at the door",
+                "camera_ids": [camera_id],
+            },
+            headers={"Authorization": f"Bearer {alice['access_token']}"},
+        )
+        assert guard.status_code == 201, guard.text
+    guard_id = guard.json()["id"]
+
+    async def catch(track: str) -> str:
+        match = Match(guard_id, track, "person", 0.8, None, (0.1, 0.1, 0.3, 0.6), time.time(), 0, 1)
+        await ingest_side.write(
+            CatchContext(space_id, camera_id),
+            match,
+            np.zeros((48, 64, 3), np.uint8),
+            track_db_id=track,
+        )
+        return catch_id(guard_id, camera_id, track)
+
+    async with (
+        _socket(a, alice["access_token"], space_id) as alice_on_a,
+        _socket(b, alice["access_token"], space_id) as alice_on_b,
+        _socket(a, bob["access_token"], bobs_space) as bob_on_a,
+    ):
+        # Warm-up: the worker's first catch pays for its cold paths (and its start).
+        await catch("warm-up")
+        for ws in (alice_on_a, alice_on_b):
+            await _next_update(ws, 30)
+
+        expected = await catch("t-2")
+        for ws in (alice_on_a, alice_on_b):
+            created, arrived = await _next_update(ws, 5)
+            assert created["type"] == "event.created"
+            assert created["data"]["id"] == expected
+            assert created["data"]["has_snapshot"]
+            latency = arrived - datetime.fromisoformat(created["at"]).timestamp()
+            print(f"catch committed by the worker -> socket: {latency * 1000:.1f} ms")  # noqa: T201
+            assert 0 <= latency < MAX_LATENCY_S
+
+        with pytest.raises(TimeoutError):
+            await _next_update(bob_on_a, 0.5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from orin.config import Settings, VisionSettings
 from orin.ingest.supervisor import IngestSupervisor
 from orin.models.event import Event, EventKind
 from orin.models.track import Track
+from orin.realtime.publisher import CHANNEL
 from orin.recordings.uploader import RecordingUploader
 from orin.vision.service import Vision
 from orin.vision.transport.server import DetectorServer
@@ -137,6 +139,14 @@ async def test_people_on_the_plaza_become_catches_with_media(
             },
         },
     )
+    live = await api.runtime.infra.cache.pubsub.subscribe(CHANNEL)
+    published: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async for _, data in live:
+            published.append(json.loads(data))
+
+    listener = asyncio.create_task(listen())
     async with watching(api) as vision:
         await eventually(lambda: catches(api, guard), within_s=60, what="a first catch")
         await asyncio.sleep(20)
@@ -167,6 +177,22 @@ async def test_people_on_the_plaza_become_catches_with_media(
     clip_key = await eventually(clip_of_first, within_s=60, what="the first catch's clip")
     clip = await storage.get(clip_key)
     assert b"ftyp" in clip[:16]
+    # Live views were told of the catch, then of its clip.
+
+    def updates_of_first() -> list[tuple[str, bool]]:
+        return [
+            (m["type"], m["data"]["has_clip"])
+            for m in published
+            if m["type"].startswith("event.") and m["data"]["id"] == first.id
+        ]
+
+    async def clip_announced() -> bool:
+        return len(updates_of_first()) >= 2
+
+    await eventually(clip_announced, within_s=10, what="the clip's live update")
+    listener.cancel()
+    await live.close()
+    assert updates_of_first() == [("event.created", False), ("event.updated", True)]
     # The catch is visible through the API with signed media URLs.
     body = (await alice.get(f"/api/v1/events/{first.id}")).json()
     assert body["guard_id"] == guard
