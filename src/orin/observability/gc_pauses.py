@@ -62,9 +62,9 @@ def freeze_startup_heap() -> None:
     """Move everything alive now (modules, app, adapters) out of the collector's reach.
 
     Called once a process has started: those objects live as long as the process, yet every
-    full collection would walk them again (about 0.1-0.2 s for `orin api` on the 2-core
-    machine). Objects made later are collected as usual; frozen ones that become garbage are
-    still freed by reference counting.
+    full collection would walk them again (131 ms for a built API app on the 2-core machine,
+    docs/benchmarks.md). Objects made later are collected as usual; frozen ones that become
+    garbage are still freed by reference counting.
     """
     gc.collect()
     gc.freeze()
