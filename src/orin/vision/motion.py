@@ -1,10 +1,10 @@
 """Motion gating: where in a camera's frame something changed, so the detector looks only there.
 
-Each grey (luma) frame is shrunk to a small working image, blurred, and compared with a running
-average of past frames (the background, learnt with ``cv2.accumulateWeighted``). Pixels that
-differ by more than a threshold are motion; they are dilated so the pieces of one moving body
-join, and the outlines of large enough blobs become boxes, merged when close, scaled back to
-frame pixels.
+Each grey (luma) frame is shrunk to a small working image (`_shrink`), blurred, and compared
+with a running average of past frames (the background, learnt with ``cv2.accumulateWeighted``).
+Pixels that differ by more than a threshold are motion; they are dilated so the pieces of one
+moving body join, and the outlines of large enough blobs become boxes, merged when close,
+scaled back to frame pixels.
 
 Two things are never reported as motion:
 
@@ -126,8 +126,7 @@ class MotionDetector:
         """Learn one grey frame (``height x width`` uint8) and return its motion boxes."""
         if gray.shape != (self.height, self.width):
             raise ValueError(f"expected a {self.width}x{self.height} frame, got {gray.shape}")
-        small = cv2.resize(gray, self._small_size, interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (3, 3), 0)
+        small = cv2.GaussianBlur(_shrink(gray, self._small_size), (3, 3), 0)
         if self._background is None:
             self._background = small.astype(np.float32)
             self.motion_fraction = 0.0
@@ -165,6 +164,22 @@ class MotionDetector:
             min(self.width, int(np.ceil((x + w) * self._sx))),
             min(self.height, int(np.ceil((y + h) * self._sy))),
         )
+
+
+def _shrink(gray: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
+    """``gray`` at ``size`` (width, height), averaging away detail as ``INTER_AREA`` does.
+
+    OpenCV's area filter has a fast path for halving only (0.008 ms for 640x480, against
+    0.28 ms at the 2.67 factor to 240x180), so the frame is halved while it is at least twice
+    the size, and the last step (less than 2x) is bilinear: within one grey level of a
+    single area resize on a gradient."""
+    width, height = size
+    while gray.shape[1] >= 2 * width and gray.shape[0] >= 2 * height:
+        half = (gray.shape[1] // 2, gray.shape[0] // 2)
+        gray = np.asarray(cv2.resize(gray, half, interpolation=cv2.INTER_AREA), np.uint8)
+    if (gray.shape[1], gray.shape[0]) != size:
+        gray = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR), np.uint8)
+    return gray
 
 
 def _keep_mask(

@@ -119,44 +119,74 @@ class Sample(NamedTuple):
 
 
 class _BoxFilter:
-    """Constant-velocity Kalman filter on (cx, cy, w, h), noise scaled by the box's size."""
+    """Constant-velocity Kalman filter on (cx, cy, w, h), noise scaled by the box's size.
 
-    __slots__ = ("p", "x")
+    The motion model only links each of the four measured values with its own velocity, and
+    the noises are diagonal, so the 8-state filter is four independent 2-state filters, one per
+    (value, velocity) pair: the same estimates as the matrix form, in plain floats (a few
+    microseconds a frame per track instead of tens with 8x8 arrays)."""
+
+    __slots__ = ("pp", "pv", "vv", "x")
 
     def __init__(self, box: Box) -> None:
         cx, cy = box.center
-        self.x: Float = np.array([cx, cy, box.width, box.height, 0, 0, 0, 0], np.float64)
+        self.x = [cx, cy, box.width, box.height, 0.0, 0.0, 0.0, 0.0]
+        """Values (cx, cy, w, h), then their velocities, in pixels and pixels per second."""
         s2 = self._size() ** 2
-        self.p: Float = np.diag([0.01 * s2] * 4 + [1.0 * s2] * 2 + [0.1 * s2] * 2)
+        self.pp = [0.01 * s2] * 4
+        """Variance of each value."""
+        self.pv = [0.0] * 4
+        """Covariance of each value with its velocity."""
+        self.vv = [1.0 * s2, 1.0 * s2, 0.1 * s2, 0.1 * s2]
+        """Variance of each velocity."""
 
     def _size(self) -> float:
-        return max((float(self.x[2]) + float(self.x[3])) / 2, 1.0)
+        return max((self.x[2] + self.x[3]) / 2, 1.0)
 
     def predict(self, dt: float) -> None:
         if dt <= 0:
             return
-        f = np.eye(8)
-        f[0:4, 4:8] = np.eye(4) * dt
-        s2 = self._size() ** 2
-        rates = [_POSITION_RATE] * 4 + [_VELOCITY_RATE] * 2 + [_SIZE_VELOCITY_RATE] * 2
-        self.x = f @ self.x
-        self.x[2:4] = np.maximum(self.x[2:4], 1.0)
-        self.p = f @ self.p @ f.T + np.diag(np.array(rates) * s2 * dt)
+        s2dt = self._size() ** 2 * dt
+        x, pp, pv, vv = self.x, self.pp, self.pv, self.vv
+        for i in range(4):
+            velocity_rate = _VELOCITY_RATE if i < 2 else _SIZE_VELOCITY_RATE
+            x[i] += x[i + 4] * dt
+            pp[i] += dt * (2 * pv[i] + dt * vv[i]) + _POSITION_RATE * s2dt
+            pv[i] += dt * vv[i]
+            vv[i] += velocity_rate * s2dt
+        x[2] = max(x[2], 1.0)
+        x[3] = max(x[3], 1.0)
 
     def update(self, box: Box) -> None:
         cx, cy = box.center
-        z = np.array([cx, cy, box.width, box.height])
-        r = np.eye(4) * (_MEASURE_STD * self._size()) ** 2
-        s = self.p[:4, :4] + r
-        gain = np.linalg.solve(s, self.p[:4, :]).T  # P Hᵀ S⁻¹, S symmetric
-        self.x = self.x + gain @ (z - self.x[:4])
-        self.x[2:4] = np.maximum(self.x[2:4], 1.0)
-        self.p = self.p - gain @ self.p[:4, :]
+        measured = (cx, cy, box.width, box.height)
+        noise = (_MEASURE_STD * self._size()) ** 2
+        x, pp, pv, vv = self.x, self.pp, self.pv, self.vv
+        for i in range(4):
+            s = pp[i] + noise
+            gain_value, gain_velocity = pp[i] / s, pv[i] / s
+            innovation = measured[i] - x[i]
+            x[i] += gain_value * innovation
+            x[i + 4] += gain_velocity * innovation
+            vv[i] -= gain_velocity * pv[i]
+            pv[i] -= gain_value * pv[i]
+            pp[i] -= gain_value * pp[i]
+        x[2] = max(x[2], 1.0)
+        x[3] = max(x[3], 1.0)
 
     @property
     def box(self) -> Box:
-        cx, cy, w, h = (float(v) for v in self.x[:4])
+        cx, cy, w, h = self.x[:4]
         return Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def _median(values: list[float]) -> float:
+    """Median of a short list (``np.median`` costs ~20 µs of checks on five numbers)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 class Track:
@@ -199,11 +229,10 @@ class Track:
         """The track's event confidence: median of its best scores, or of its confirming
         detector's scores when higher (module docstring)."""
         k = self._config.confidence_frames
-        scores = self._top + [0.0] * (k - len(self._top))
-        own = float(np.median(scores))
+        own = _median(self._top + [0.0] * (k - len(self._top)))
         if not self._confirmations:
             return own
-        return max(own, float(np.median(self._confirmations)))
+        return max(own, _median(self._confirmations))
 
     @property
     def confirmed(self) -> bool:
@@ -224,7 +253,7 @@ class Track:
     @property
     def velocity(self) -> tuple[float, float]:
         """Estimated centre velocity in pixels per second."""
-        return (float(self._filter.x[4]), float(self._filter.x[5]))
+        return (self._filter.x[4], self._filter.x[5])
 
     @property
     def missed_s(self) -> float:

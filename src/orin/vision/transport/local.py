@@ -6,6 +6,11 @@ thread). The batcher takes the oldest request, then keeps taking requests that s
 ``max_batch`` images for at most ``batch_window_ms``, runs one ``Detector.detect`` on all of
 them in its thread, and hands each caller its slice. A call with more than ``max_batch``
 images is split into chunks first, so no batch ever exceeds it.
+
+Batches already waiting behind the first (the other crops of a frame, other cameras' frames)
+go to the thread in the same hand-over, up to the worker's share of the backlog: the thread
+runs them one model call after another and hands each result back as soon as it is ready, so
+the model does not sit idle for an event-loop round trip between two crops.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -104,8 +110,20 @@ class _Pool:
 
     async def _serve(self, worker: _Worker) -> None:
         while True:
-            batch = await self._gather()
-            await self._run(worker, batch)
+            batches = [await self._gather()]
+            share = len(self._backlog) // len(self.workers)
+            while len(batches) <= share and (more := self._take_waiting()):
+                batches.append(more)
+            await self._run(worker, batches)
+
+    def _take_waiting(self) -> list[_Item]:
+        """A batch of the items waiting now (no batching window); empty when none is."""
+        batch: list[_Item] = []
+        size = 0
+        while (item := self._take(self.max_batch - size)) is not None:
+            batch.append(item)
+            size += len(item.images)
+        return batch
 
     async def _gather(self) -> list[_Item]:
         """The oldest waiting item plus those that fit and arrive within the window."""
@@ -137,30 +155,59 @@ class _Pool:
             return self._backlog.popleft()
         return None
 
-    async def _run(self, worker: _Worker, batch: list[_Item]) -> None:
-        images = [image for item in batch for image in item.images]
+    async def _run(self, worker: _Worker, batches: list[list[_Item]]) -> None:
+        """Run ``batches`` in the worker's thread, one model call each, in order."""
         loop = asyncio.get_running_loop()
         try:
-            results = await loop.run_in_executor(worker.executor, worker.detect, images)
-            if len(results) != len(images):
-                raise RuntimeError(
-                    f"detector {self.name!r} returned {len(results)} results "
-                    f"for {len(images)} images"
-                )
+            await loop.run_in_executor(worker.executor, self._infer, worker, batches, loop)
         except asyncio.CancelledError:
-            _fail(batch, f"detector {self.name!r}: detection service closed")
+            for batch in batches:
+                _fail(batch, f"detector {self.name!r}: detection service closed")
             raise
-        except Exception as exc:
-            logger.warning("detection.batch_failed", detector=self.name, error=str(exc))
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
-            return
-        offset = 0
+
+    def _infer(
+        self,
+        worker: _Worker,
+        batches: list[list[_Item]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """In the worker's thread: each batch's results go back to the loop as soon as ready."""
+        for batch in batches:
+            if all(item.future.done() for item in batch):
+                continue  # every caller gave up (or the service closed) meanwhile
+            images = [image for item in batch for image in item.images]
+            try:
+                results = worker.detect(images)
+                if len(results) != len(images):
+                    raise RuntimeError(
+                        f"detector {self.name!r} returned {len(results)} results "
+                        f"for {len(images)} images"
+                    )
+            except Exception as exc:
+                _call_in_loop(loop, self._reject, batch, exc)
+            else:
+                _call_in_loop(loop, _resolve, batch, results)
+
+    def _reject(self, batch: list[_Item], exc: Exception) -> None:
+        logger.warning("detection.batch_failed", detector=self.name, error=str(exc))
         for item in batch:
             if not item.future.done():
-                item.future.set_result(results[offset : offset + len(item.images)])
-            offset += len(item.images)
+                item.future.set_exception(exc)
+
+
+def _resolve(batch: list[_Item], results: Results) -> None:
+    """Hand each caller of ``batch`` its slice of ``results`` (in the loop's thread)."""
+    offset = 0
+    for item in batch:
+        if not item.future.done():
+            item.future.set_result(results[offset : offset + len(item.images)])
+        offset += len(item.images)
+
+
+def _call_in_loop(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    """Schedule ``callback(*args)`` on ``loop`` from a worker thread (not if it closed)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _fail(items: Sequence[_Item] | deque[_Item], message: str) -> None:
@@ -209,5 +256,8 @@ class LocalDetectionService(DetectionService):
             raise DetectionServiceClosed("detection service is not started")
         if not images:
             return []
-        chunks = await asyncio.gather(*pool.submit(images))
+        futures = pool.submit(images)
+        if len(futures) == 1:
+            return await futures[0]  # the common case: no gather round trip
+        chunks = await asyncio.gather(*futures)
         return [found for chunk in chunks for found in chunk]
