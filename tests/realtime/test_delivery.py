@@ -202,6 +202,22 @@ async def test_signing_out_closes_the_session_s_sockets(rt: Realtime) -> None:
     assert "signed out" in closed.reason
 
 
+async def test_disabling_an_account_closes_its_sockets(rt: Realtime) -> None:
+    admin = await rt.api.sign_up(admin=True)
+    alice = await rt.api.sign_up()
+    bob = await rt.api.sign_up()
+    async with rt.signed_in(alice) as alices, rt.signed_in(bob) as bobs:
+        response = await admin.patch(
+            f"/api/v1/admin/users/{alice.user_id}", json={"disabled": True}
+        )
+        assert response.status_code == 200, response.text
+        closed = await alices.expect_close(within_s=3)
+        assert closed.code == CloseCode.UNAUTHORIZED
+        # Others stay connected.
+        assert await bobs.quiet_for(0.3) == []
+        assert bobs.closed is None
+
+
 async def test_guard_changes_reach_the_space(rt: Realtime) -> None:
     alice = await rt.api.sign_up()
     space_id, _ = await space_with_camera(alice)

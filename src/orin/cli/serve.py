@@ -34,6 +34,9 @@ async def serve_api(settings: Settings, roles: Iterable[Role], *, banner: bool =
             lifespan="on",
             ws="websockets-sansio",
             ws_per_message_deflate=False,
+            # The realtime hub pings every socket itself (application `ping`, closes after
+            # missed pongs: docs/realtime.md); uvicorn's protocol pings would double that.
+            ws_ping_interval=None,
         )
         server = uvicorn.Server(config)
         gc_pauses.freeze_startup_heap()
