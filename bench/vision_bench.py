@@ -434,7 +434,7 @@ async def measure_p1(
             catches=writer.count,
             raw_s=min(raw_times),
             pipeline_s=min(pipeline_times),
-            same_images=sent == images,
+            same_images=sent == images * cameras,
         )
     finally:
         await service.close()
