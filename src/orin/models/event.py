@@ -51,6 +51,8 @@ class Event(Base):
         ),
         Index("ix_event_camera_started", "camera_id", "started_at"),
         Index("ix_event_guard_started", "guard_id", "started_at"),
+        # Admin analytics: catches per minute and per day across every space.
+        Index("ix_event_kind_started", "kind", "started_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
