@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,13 +14,12 @@ from orin.config import MailSettings
 from orin.mail.sender import SmtpSender
 from orin.notifications.channels.email import EmailSender, message_id_for
 from orin.notifications.notice import (
-    CatchSummary,
     EmailTarget,
-    Notice,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
 from tests.fixtures.services import free_port
+from tests.notifications.helpers import OCCURRED_AT, make_catch, make_notice
 
 if TYPE_CHECKING:
     from tests.fixtures.smtp import SmtpServer
@@ -29,41 +28,6 @@ pytest_plugins = ["tests.fixtures.smtp"]
 
 SENDER = "ORIN Alerts <alerts@orin.test>"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + secrets.token_bytes(64) + b"\xff\xd9"
-OCCURRED_AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def make_catch(**overrides: Any) -> CatchSummary:
-    values: dict[str, Any] = {
-        "event_id": "evt-1",
-        "guard_id": "grd-1",
-        "guard_name": "Garden gate",
-        "camera_id": "cam-1",
-        "camera_name": "Back yard",
-        "space_id": "spc-1",
-        "space_name": "Home",
-        "label": "person",
-        "confidence": 0.874,
-        "severity": "high",
-        "occurred_at": OCCURRED_AT,
-        "link": "https://orin.test/events/evt-1",
-        "snapshot_url": None,
-    }
-    values.update(overrides)
-    return CatchSummary(**values)
-
-
-def make_notice(**overrides: Any) -> Notice:
-    values: dict[str, Any] = {
-        "key": f"ntf-{secrets.token_hex(6)}",
-        "kind": "catch",
-        "title": "Person at Back yard",
-        "body": "Garden gate caught a person.",
-        "link": "https://orin.test/events/evt-1",
-        "catches": (make_catch(),),
-        "severity": "high",
-    }
-    values.update(overrides)
-    return Notice(**values)
 
 
 def address(prefix: str = "") -> str:

@@ -13,7 +13,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +23,7 @@ from orin.config import NotifySettings
 from orin.notifications.channels.mqtt import BrokerAddress, MqttPublisher, topic_id
 from orin.notifications.notice import CatchSummary, TransientDeliveryError
 from tests.fixtures.services import TcpProxy
+from tests.notifications import helpers
 
 BROKER_HOST = "127.0.0.1"
 BROKER_PORT = 1883
@@ -31,23 +31,13 @@ BROKER_URL = f"mqtt://{BROKER_HOST}:{BROKER_PORT}"
 
 
 def make_catch(**overrides: Any) -> CatchSummary:
-    values: dict[str, Any] = {
-        "event_id": f"evt-{secrets.token_hex(4)}",
-        "guard_id": "grd-1",
-        "guard_name": "Garden gate",
-        "camera_id": "cam-1",
-        "camera_name": "Back yard",
-        "space_id": "spc-1",
-        "space_name": "Home",
-        "label": "person",
-        "confidence": 0.874,
-        "severity": "high",
-        "occurred_at": datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC),
-        "link": "https://orin.test/events/evt-1",
-        "snapshot_url": "https://orin.test/s/evt-1.jpg",
-    }
-    values.update(overrides)
-    return CatchSummary(**values)
+    return helpers.make_catch(
+        **{
+            "event_id": f"evt-{secrets.token_hex(4)}",
+            "snapshot_url": "https://orin.test/s/evt-1.jpg",
+            **overrides,
+        }
+    )
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ from pydantic import SecretStr
 from orin.config import NotifySettings
 from orin.notifications.channels.sms import MAX_BODY_CHARS, TwilioSmsSender, sms_body
 from orin.notifications.notice import (
-    CatchSummary,
     Notice,
     PermanentDeliveryError,
     SmsTarget,
@@ -22,39 +20,16 @@ from orin.notifications.notice import (
     TransientDeliveryError,
 )
 from tests.fixtures.services import free_port
+from tests.notifications import helpers
 from tests.notifications.fakes.twilio_server import TwilioServer
+from tests.notifications.helpers import LINK, make_catch
 
 FROM_NUMBER = "+15005550006"
 TO_NUMBER = "+14155550100"
-LINK = "https://orin.test/events/evt-1"
 
 
 def make_notice(**overrides: Any) -> Notice:
-    catch = CatchSummary(
-        event_id="evt-1",
-        guard_id="grd-1",
-        guard_name="Garden gate",
-        camera_id="cam-1",
-        camera_name="Back yard",
-        space_id="spc-1",
-        space_name="Home",
-        label="person",
-        confidence=0.9,
-        severity="high",
-        occurred_at=datetime(2024, 5, 1, 12, tzinfo=UTC),
-        link=LINK,
-    )
-    values: dict[str, Any] = {
-        "key": f"ntf-{secrets.token_hex(6)}",
-        "kind": "catch",
-        "title": "Person at Back yard",
-        "body": "Garden gate caught a person.",
-        "link": LINK,
-        "catches": (catch,),
-        "severity": "high",
-    }
-    values.update(overrides)
-    return Notice(**values)
+    return helpers.make_notice(**{"catches": (make_catch(confidence=0.9),), **overrides})
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -25,43 +24,18 @@ from orin.notifications.notice import (
     WebhookTarget,
 )
 from tests.fixtures.services import free_port
+from tests.notifications import helpers
 from tests.notifications.fakes.webhook_receiver import WebhookReceiver
 
-OCCURRED_AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+SNAPSHOT_URL = "https://orin.test/s/evt-1.jpg?sig=x"
 
 
 def make_catch(**overrides: Any) -> CatchSummary:
-    values: dict[str, Any] = {
-        "event_id": "evt-1",
-        "guard_id": "grd-1",
-        "guard_name": "Garden gate",
-        "camera_id": "cam-1",
-        "camera_name": "Back yard",
-        "space_id": "spc-1",
-        "space_name": "Home",
-        "label": "person",
-        "confidence": 0.874,
-        "severity": "high",
-        "occurred_at": OCCURRED_AT,
-        "link": "https://orin.test/events/evt-1",
-        "snapshot_url": "https://orin.test/s/evt-1.jpg?sig=x",
-    }
-    values.update(overrides)
-    return CatchSummary(**values)
+    return helpers.make_catch(**{"snapshot_url": SNAPSHOT_URL, **overrides})
 
 
 def make_notice(**overrides: Any) -> Notice:
-    values: dict[str, Any] = {
-        "key": f"ntf-{secrets.token_hex(6)}",
-        "kind": "catch",
-        "title": "Person at Back yard",
-        "body": "Garden gate caught a person.",
-        "link": "https://orin.test/events/evt-1",
-        "catches": (make_catch(),),
-        "severity": "high",
-    }
-    values.update(overrides)
-    return Notice(**values)
+    return helpers.make_notice(**{"catches": (make_catch(),), **overrides})
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+"""A catch summary and a notice as the notification worker builds them, for channel tests."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from orin.notifications.notice import CatchSummary, Notice
+
+OCCURRED_AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+LINK = "https://orin.test/events/evt-1"
+
+
+def make_catch(**overrides: Any) -> CatchSummary:
+    """A person caught by "Garden gate" on "Back yard"; no snapshot unless overridden."""
+    values: dict[str, Any] = {
+        "event_id": "evt-1",
+        "guard_id": "grd-1",
+        "guard_name": "Garden gate",
+        "camera_id": "cam-1",
+        "camera_name": "Back yard",
+        "space_id": "spc-1",
+        "space_name": "Home",
+        "label": "person",
+        "confidence": 0.874,
+        "severity": "high",
+        "occurred_at": OCCURRED_AT,
+        "link": LINK,
+        "snapshot_url": None,
+    }
+    values.update(overrides)
+    return CatchSummary(**values)
+
+
+def make_notice(**overrides: Any) -> Notice:
+    """A one-catch notice (a fresh idempotency key each time) about `make_catch`'s catch."""
+    values: dict[str, Any] = {
+        "key": f"ntf-{secrets.token_hex(6)}",
+        "kind": "catch",
+        "title": "Person at Back yard",
+        "body": "Garden gate caught a person.",
+        "link": LINK,
+        "catches": (make_catch(),),
+        "severity": "high",
+    }
+    values.update(overrides)
+    return Notice(**values)
