@@ -8,12 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from orin import __version__
-from orin.admin.service import ALIVE_AFTER_S, queue_rows
+from orin.admin.service import ALIVE_AFTER_S, admin_service, queue_rows
+from orin.bus import create_bus
 from orin.models.base import utcnow
 from orin.models.camera import CameraStatus
 from orin.models.process_heartbeat import ProcessHeartbeat
 from orin.models.recording import RecordingSegment
 from orin.runtime.heartbeat import HEARTBEAT_EVERY_S
+from orin.runtime.tasks import tasks
 from tests.admin.conftest import add_camera, add_space
 from tests.fixtures.api import Api
 from tests.fixtures.waiting import eventually
@@ -94,3 +96,22 @@ def test_queue_depths_pair_each_queue_with_its_dead_letters() -> None:
         ("b", 3, 1),
         ("c", 0, 2),
     ]
+
+
+async def test_a_process_that_consumes_no_queue_still_reports_the_task_queues(
+    clean_api: Api,
+) -> None:
+    """`orin api` alone (no worker role) consumes nothing; the system screen and the metrics
+    still show every task queue's backlog."""
+    settings = clean_api.runtime.settings
+    bus = create_bus(settings)
+    await bus.start()
+    try:
+        async with clean_api.database.transaction() as session:
+            status = await admin_service.system(session, bus=bus, settings=settings)
+    finally:
+        await bus.close()
+    assert status.queues_error is None
+    names = {queue.name for queue in status.queues}
+    assert set(tasks.queues) <= names
+    assert "maintenance.outbox_cleanup" in names

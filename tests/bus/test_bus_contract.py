@@ -213,6 +213,39 @@ async def test_queue_depths_count_ready_messages(bus: Bus, bus_settings: AmqpSet
     await eventually(lambda: backlog_is(0), what="an empty queue")
 
 
+async def test_queue_depths_of_named_queues_nobody_declared_are_zero(bus: Bus) -> None:
+    consumed, never = unique("q"), unique("never-declared")
+    bus.subscribe(unique("t"), consumed, _noop)
+    await bus.start()
+    depths = await bus.queue_depths([never, consumed])
+    assert depths == {consumed: 0, f"{consumed}.dlq": 0, never: 0, f"{never}.dlq": 0}
+    await bus.ping()  # the misses left the bus usable
+    assert await bus.queue_depths() == {consumed: 0, f"{consumed}.dlq": 0}
+
+
+async def test_a_bus_that_consumes_nothing_sees_the_backlog_of_named_queues(
+    make_bus: BusFactory, bus_backend: str
+) -> None:
+    """An API-only process (no worker role) still reports the workers' queues."""
+    if bus_backend != "rabbitmq":
+        pytest.skip("in-process queues live in the one process that consumes them")
+    topic, queue = unique("job"), unique("q")
+    worker = make_bus()
+    worker.subscribe(topic, queue, _noop)
+    await worker.start()
+    await worker.close()  # the durable queue stays, with nobody consuming it
+    api = make_bus()
+    await api.start()
+    for n in range(3):
+        await api.publish_new(topic, {"n": n})
+
+    async def backlog() -> bool:
+        return (await api.queue_depths([queue])).get(queue) == 3
+
+    await eventually(backlog, what="3 messages waiting for a worker")
+    assert (await api.queue_depths([queue]))[f"{queue}.dlq"] == 0
+
+
 async def test_close_waits_for_the_handler_in_flight(make_bus: BusFactory) -> None:
     topic, queue = unique("job"), unique("q")
     bus = make_bus()

@@ -34,6 +34,7 @@ from orin.models.camera import CameraStatus
 from orin.models.event import EventKind
 from orin.models.guard import GuardState
 from orin.models.notification import NotificationStatus
+from orin.runtime.tasks import tasks
 from orin.users.schemas import Channel
 
 logger = structlog.get_logger(__name__)
@@ -134,7 +135,7 @@ class DomainMetrics(Collector):
         self.guards_active = guards.get(GuardState.ACTIVE, 0)
         try:
             async with asyncio.timeout(QUEUE_DEPTHS_TIMEOUT_S):
-                self.depths = await bus.queue_depths()
+                self.depths = await bus.queue_depths(tasks.queues)
         except Exception as exc:
             logger.warning("metrics.queue_depths_failed", error=str(exc))
         self.refreshed_at = time.time()

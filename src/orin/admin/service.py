@@ -45,6 +45,7 @@ from orin.models.notification import NotificationStatus
 from orin.models.user import Plan, User
 from orin.pagination import Page, next_cursor
 from orin.runtime.heartbeat import HEARTBEAT_EVERY_S
+from orin.runtime.tasks import tasks
 from orin.users.schemas import Channel
 
 logger = structlog.get_logger(__name__)
@@ -258,7 +259,7 @@ class AdminService:
         queues_error = None
         try:
             async with asyncio.timeout(QUEUE_DEPTHS_TIMEOUT_S):
-                depths = await bus.queue_depths()
+                depths = await bus.queue_depths(tasks.queues)
         except Exception as exc:
             logger.warning("admin.queue_depths_failed", error=str(exc))
             queues_error = str(exc) or type(exc).__name__

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,8 +106,10 @@ class Bus(abc.ABC):
         """Messages parked in ``queue``'s dead-letter queue (left there)."""
 
     @abc.abstractmethod
-    async def queue_depths(self) -> dict[str, int]:
-        """Ready messages per subscribed queue (and its DLQ, as ``<queue>.dlq``)."""
+    async def queue_depths(self, queues: Iterable[str] = ()) -> dict[str, int]:
+        """Ready messages per queue (and its DLQ, as ``<queue>.dlq``): the queues this bus
+        consumes and ``queues`` (so a process that consumes nothing still sees the backlog);
+        a queue nobody has declared yet counts 0."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -179,12 +180,13 @@ class InProcessBus(Bus):
             return []
         return list(entry.dead)[:limit]
 
-    async def queue_depths(self) -> dict[str, int]:
+    async def queue_depths(self, queues: Iterable[str] = ()) -> dict[str, int]:
         """Ready messages per queue, and dead letters as ``<queue>.dlq``."""
         depths: dict[str, int] = {}
-        for name, entry in self._queues.items():
-            depths[name] = entry.ready.qsize()
-            depths[f"{name}.dlq"] = len(entry.dead)
+        for name in {*self._queues, *queues}:
+            entry = self._queues.get(name)
+            depths[name] = entry.ready.qsize() if entry else 0
+            depths[f"{name}.dlq"] = len(entry.dead) if entry else 0
         return depths
 
     async def ping(self) -> None:

@@ -19,7 +19,7 @@ losing it; after ``max_retries`` retries it is re-published to the DLQ with the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -425,16 +425,23 @@ class RabbitMqBus(Bus):
             error = str(stored) if stored is not None else "rejected by the consumer"
         return DeadLetter(message=message, queue=queue, error=error)
 
-    async def queue_depths(self) -> dict[str, int]:
-        """Ready messages per subscribed queue and its DLQ (``<queue>.dlq``), by passive declare."""
+    async def queue_depths(self, queues: Iterable[str] = ()) -> dict[str, int]:
+        """Ready messages per queue and its DLQ (``<queue>.dlq``), by passive declare."""
         connection = self._require_started()
         depths: dict[str, int] = {}
         channel = await self._plain_channel(connection)
         try:
-            for name in self._queues:
+            for name in sorted({*self._queues, *queues}):
                 pairs = ((name, self.queue_name(name)), (f"{name}.dlq", self.dlq_name(name)))
                 for key, broker_name in pairs:
-                    declared = await channel.declare_queue(broker_name, passive=True)
+                    try:
+                        declared = await channel.declare_queue(broker_name, passive=True)
+                    except aio_pika.exceptions.ChannelClosed:
+                        # Not declared yet (no consumer has started): nothing waits in it. The
+                        # broker closed the channel over the miss; carry on with a new one.
+                        depths[key] = 0
+                        channel = await self._plain_channel(connection)
+                        continue
                     depths[key] = int(declared.declaration_result.message_count or 0)
         finally:
             await self._close_channel(channel)

@@ -54,5 +54,10 @@ class TaskRegistry:
     def specs(self) -> list[TaskSpec]:
         return list(self._specs.values())
 
+    @property
+    def queues(self) -> list[str]:
+        """The queues the tasks are consumed from (what admin screens and metrics watch)."""
+        return sorted({spec.queue for spec in self._specs.values()})
+
 
 tasks = TaskRegistry()
