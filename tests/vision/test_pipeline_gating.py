@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,10 +20,12 @@ from orin.ingest.frames import Frame, FrameFormatError, FrameReader, open_pipe, 
 from orin.vision.detectors.base import Detection, Image
 from orin.vision.detectors.config import SsdCocoConfig
 from orin.vision.evaluate import GuardSpec
+from orin.vision.motion import MotionDetector
 from orin.vision.pipeline import CameraPipeline
 from orin.vision.transport.base import DetectionService
 from orin.vision.watch import CameraWatch
 from tests.fixtures.cameras import vtest_avi
+from tests.fixtures.waiting import eventually
 
 WIDTH, HEIGHT = 640, 480
 
@@ -123,6 +125,120 @@ async def test_the_detector_sees_privacy_masks_black() -> None:
     assert full.shape[:2] == (HEIGHT, WIDTH)
     assert int(full[:, : WIDTH // 2 - 1].max()) == 0
     assert full[:, WIDTH // 2 + 1 :].mean() > 50
+
+
+class GatedService(CountingService):
+    """`CountingService` whose calls wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.waiting = asyncio.Event()
+
+    async def detect(self, detector: str, images: Sequence[Image]) -> list[list[Detection]]:
+        self.waiting.set()
+        await self.gate.wait()
+        return await super().detect(detector, images)
+
+
+class CountingMotion:
+    """Counts `MotionDetector.update` calls (patched onto the class)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        update = MotionDetector.update
+
+        def counted(detector: MotionDetector, gray: Any) -> list[Any]:
+            self.calls += 1
+            return update(detector, gray)
+
+        monkeypatch.setattr(MotionDetector, "update", counted)
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    async def checked() -> bool:
+        return check()
+
+    await eventually(checked, within_s=10, what=what, interval_s=0.005)
+
+
+async def test_motion_is_found_on_arrival_while_the_previous_frame_is_in_the_detector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    motion = CountingMotion(monkeypatch)
+    service = GatedService()
+    watcher = pipeline(service)
+    frames = vtest_frames(4, still=False)
+    watcher.start()
+    try:
+        watcher.on_frame(frames[0])  # sets the motion detector up
+        await until(lambda: len(service.images) == 1, "the first frame's full-frame check")
+        assert motion.calls == 1
+        service.gate.clear()
+        service.waiting.clear()
+        watcher.on_frame(frames[1])
+        await service.waiting.wait()  # frame 1 is in the detector
+        watcher.on_frame(frames[2])  # arrives meanwhile: its motion is found now ...
+        assert motion.calls == 3
+        watcher.on_frame(frames[3])  # ... and this one replaces it (frame 2 is skipped)
+        assert motion.calls == 4
+        service.gate.set()
+        await until(lambda: watcher.stats.frames == 3, "frames 0, 1 and 3 processed")
+        assert watcher.stats.skipped == 1
+        assert motion.calls == 4  # processing used the motion found on arrival
+    finally:
+        await watcher.stop()
+
+
+async def test_a_failure_on_arrival_leaves_the_frame_to_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = CountingService()
+    watcher = pipeline(service)
+    frames = vtest_frames(2, still=False)
+    await watcher.process(frames[0])  # sets the motion detector up
+    update = MotionDetector.update
+    failures = iter([RuntimeError("cv2 broke")])
+
+    def flaky(detector: MotionDetector, gray: Any) -> list[Any]:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+        return update(detector, gray)
+
+    monkeypatch.setattr(MotionDetector, "update", flaky)
+    watcher.on_frame(frames[1])  # the reader's callback does not raise
+    watcher.start()
+    try:
+        await until(lambda: watcher.stats.frames == 2, "the frame processed all the same")
+    finally:
+        await watcher.stop()
+    assert watcher.stats.motion_frames == 1  # the second frame's, found by `process`
+    assert watcher.stats.regions > watcher.stats.full_frame_checks
+
+
+async def test_frames_handed_over_one_by_one_send_what_direct_processing_sends() -> None:
+    frames = vtest_frames(30, still=False)
+    direct = CountingService()
+    processed = pipeline(direct)
+    for frame in frames:
+        await processed.process(frame)
+
+    handed = GatedService()
+    fed = pipeline(handed)
+    fed.start()
+    try:
+        for index, frame in enumerate(vtest_frames(30, still=False)):
+            fed.on_frame(frame)
+            await until(lambda: fed.stats.frames == index + 1, f"frame {index} taken")  # noqa: B023
+        await until(lambda: len(handed.images) == len(direct.images), "the last frame's crops")
+    finally:
+        await fed.stop()
+    assert fed.stats.skipped == 0
+    assert fed.stats.regions == processed.stats.regions > 30
+    assert len(handed.images) == len(direct.images)
+    for mine, theirs in zip(handed.images, direct.images, strict=True):
+        assert np.array_equal(mine, theirs)
 
 
 def test_y4m_headers() -> None:

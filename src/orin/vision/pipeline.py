@@ -123,6 +123,7 @@ class CameraPipeline:
         self._fixed_watch = watch is not None
         self._watch_loaded_at = 0.0
         self._latest: Frame | None = None
+        self._latest_motion: list[Box] | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._motion: MotionDetector | None = None
@@ -144,11 +145,36 @@ class CameraPipeline:
     # -- frames in -------------------------------------------------------------------------
 
     def on_frame(self, frame: Frame) -> None:
-        """Frame sink for `orin.ingest.frames.FrameReader`: keep only the newest frame."""
+        """Frame sink for `orin.ingest.frames.FrameReader`: keep only the newest frame.
+
+        Its motion is found now, on arrival: while an earlier frame waits for the detector,
+        this work overlaps the inference instead of following it, and the background model
+        learns from every frame whatever the load (a skipped frame's boxes are dropped with
+        it; the newest frame's show where things are now). A frame with motion is also
+        converted to BGR now, for the detector.
+        """
         if self._latest is not None:
             self.stats.skipped += 1
         self._latest = frame
+        try:
+            self._latest_motion = self._arrival_motion(frame)
+        except Exception:  # never into the frame reader: `process` finds the motion instead
+            logger.exception("vision.arrival_motion_failed", camera=self.camera_id)
+            self._latest_motion = None
         self._ready.set()
+
+    def _arrival_motion(self, frame: Frame) -> list[Box] | None:
+        """``frame``'s motion boxes if the motion detector is set up for it, else None (then
+        `process` sets it up and finds them)."""
+        watch = self.watch
+        if self._motion is None or watch is None or not watch.guards:
+            return None
+        if self._mask_key != (frame.width, frame.height, watch.masks):
+            return None
+        motion = self._motion.update(frame.gray)
+        if motion:
+            frame.bgr()  # the detector will most likely look at it: convert it now too
+        return motion
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"vision:{self.camera_id}")
@@ -165,11 +191,12 @@ class CameraPipeline:
         while True:
             await self._ready.wait()
             self._ready.clear()
-            frame, self._latest = self._latest, None
+            frame, motion = self._latest, self._latest_motion
+            self._latest = self._latest_motion = None
             if frame is None:
                 continue
             try:
-                await self.process(frame)
+                await self.process(frame, motion)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -186,9 +213,12 @@ class CameraPipeline:
             self._watch_loaded_at = now
         return self.watch
 
-    def _prepare(self, frame: Frame, watch: CameraWatch) -> None:
+    def _prepare(self, frame: Frame, watch: CameraWatch) -> bool:
+        """Set up motion, masks and the evaluator for ``frame`` and ``watch``; True when the
+        motion detector is new (motion found before it is void)."""
         key = (frame.width, frame.height, watch.masks)
-        if key != self._mask_key:
+        renewed = key != self._mask_key
+        if renewed:
             self._mask_key = key
             self.tracks.frame_size = (frame.width, frame.height)
             self._motion = MotionDetector(frame.width, frame.height, mask_polygons=watch.masks)
@@ -199,6 +229,7 @@ class CameraPipeline:
             started = self._evaluator.started_at if self._evaluator else frame.t
             self._evaluator = CameraEvaluator(watch.zones, started_at=started)
             self._zones = watch.zones
+        return renewed
 
     def _plan_for(self, watch: CameraWatch) -> DetectorPlan:
         """Which detectors run for the guards' labels (re-planned when the labels change)."""
@@ -208,17 +239,22 @@ class CameraPipeline:
             self._plan_labels = labels
         return self._plan
 
-    async def process(self, frame: Frame) -> list[Match]:
-        """Work on one frame; returns the guard matches it caused (each stored as a catch)."""
+    async def process(self, frame: Frame, motion: list[Box] | None = None) -> list[Match]:
+        """Work on one frame; returns the guard matches it caused (each stored as a catch).
+
+        ``motion``: the frame's motion boxes if `on_frame` found them on arrival.
+        """
         started = time.perf_counter()
         self.stats.frames += 1
         watch = await self._current_watch(frame.t)
         if watch is None or not watch.guards:
             return []
-        self._prepare(frame, watch)
+        if self._prepare(frame, watch):
+            motion = None
         assert self._motion is not None
         assert self._evaluator is not None
-        motion = self._motion.update(frame.gray)
+        if motion is None:
+            motion = self._motion.update(frame.gray)
         if motion:
             self.stats.motion_frames += 1
         plan = self._plan_for(watch)
