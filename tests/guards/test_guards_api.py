@@ -114,6 +114,9 @@ async def test_guard_lifecycle(api: Api) -> None:
 
     listed = (await alice.get("/api/v1/guards", params={"space_id": space["id"]})).json()
     assert [item["id"] for item in listed["items"]] == [gid]
+    one = (await alice.get(f"/api/v1/guards/{gid}")).json()
+    assert listed["items"] == [one]
+    assert one["camera_ids"] == [camera["id"]]
     assert (await alice.delete(f"/api/v1/guards/{gid}")).status_code == 204
     assert (await alice.get(f"/api/v1/guards/{gid}")).status_code == 404
 

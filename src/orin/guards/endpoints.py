@@ -46,6 +46,10 @@ router = APIRouter(
 
 
 async def guard_out(db: SessionDep, guard: Guard) -> GuardOut:
+    return guard_view(guard, await service.camera_ids_of(db, guard.id))
+
+
+def guard_view(guard: Guard, camera_ids: list[str]) -> GuardOut:
     return GuardOut(
         id=guard.id,
         space_id=guard.space_id,
@@ -56,7 +60,7 @@ async def guard_out(db: SessionDep, guard: Guard) -> GuardOut:
         state=guard.state,
         invalid_reason=guard.invalid_reason,
         explanation=Explanation.model_validate(guard.explanation or {}),
-        camera_ids=await service.camera_ids_of(db, guard.id),
+        camera_ids=camera_ids,
         created_at=guard.created_at,
         updated_at=guard.updated_at,
     )
@@ -115,7 +119,8 @@ async def list_guards(
         query, created=Guard.created_at, key=Guard.id, limit=limit, cursor=cursor
     )
     guards = list(await db.scalars(statement))
-    items = [await guard_out(db, guard) for guard in guards[:limit]]
+    cameras = await service.camera_ids_by_guard(db, [guard.id for guard in guards[:limit]])
+    items = [guard_view(guard, cameras[guard.id]) for guard in guards[:limit]]
     return Page[GuardOut](items=items, next_cursor=next_cursor(items, len(guards), limit))
 
 
