@@ -6,7 +6,13 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from orin.events.service import record_event
+from orin.models.base import utcnow
+from orin.models.event import EventKind
 from orin.notifications.notice import CatchSummary, Notice
+from orin.notifications.planner import CATCH
+from orin.outbox import enqueue
+from tests.fixtures.api import Api
 
 OCCURRED_AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 LINK = "https://orin.test/events/evt-1"
@@ -46,3 +52,31 @@ def make_notice(**overrides: Any) -> Notice:
     }
     values.update(overrides)
     return Notice(**values)
+
+
+SNAPSHOT_JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes\xff\xd9"
+"""The stored snapshot of the catches `record_catch` makes (not a decodable image)."""
+
+
+async def record_catch(
+    api: Api, space_id: str, camera_id: str, guard_id: str, *, at: datetime | None = None
+) -> str:
+    """Record a person catch with a snapshot and queue its notifications, as the vision worker
+    does; its event id."""
+    started = at or utcnow()
+    key = f"events/test/{started.timestamp()}.jpg"
+    await api.runtime.infra.storage.put(key, SNAPSHOT_JPEG, content_type="image/jpeg")
+    async with api.database.transaction() as session:
+        event = await record_event(
+            session,
+            space_id=space_id,
+            camera_id=camera_id,
+            guard_id=guard_id,
+            kind=EventKind.CATCH,
+            started_at=started,
+            label="person",
+            confidence=0.91,
+            snapshot_key=key,
+        )
+        enqueue(session, CATCH, {"event_id": event.id, "started_at": started.isoformat()})
+    return event.id

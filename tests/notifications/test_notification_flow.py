@@ -23,12 +23,12 @@ from orin.models.camera import CameraStatus
 from orin.models.event import EventKind
 from orin.models.notification import Notification, NotificationStatus
 from orin.notifications.digests import release_held
-from orin.notifications.planner import CATCH
+from orin.notifications.planner import plan_catch
 from orin.notifications.webhooks import webhook_secret
-from orin.outbox import enqueue
 from tests.fixtures.api import Api, Person, open_api
 from tests.fixtures.waiting import passes
 from tests.notifications.fakes.webhook_receiver import WebhookReceiver
+from tests.notifications.helpers import SNAPSHOT_JPEG, record_catch
 
 if TYPE_CHECKING:
     from tests.fixtures.smtp import SmtpServer
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.fixtures.smtp"]
 
 APP_URL = "https://app.orin.test"
-JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes\xff\xd9"
 
 
 @pytest.fixture
@@ -100,29 +99,6 @@ async def use_webhook(api: Api, person: Person, receiver: WebhookReceiver, **pre
     assert response.status_code == 200, response.text
 
 
-async def catch(
-    api: Api, space_id: str, camera_id: str, guard_id: str, *, at: datetime | None = None
-) -> str:
-    """Record a catch with a snapshot and queue its notifications, as the vision worker does."""
-    started = at or utcnow()
-    key = f"events/test/{started.timestamp()}.jpg"
-    await api.runtime.infra.storage.put(key, JPEG, content_type="image/jpeg")
-    async with api.database.transaction() as session:
-        event = await record_event(
-            session,
-            space_id=space_id,
-            camera_id=camera_id,
-            guard_id=guard_id,
-            kind=EventKind.CATCH,
-            started_at=started,
-            label="person",
-            confidence=0.91,
-            snapshot_key=key,
-        )
-        enqueue(session, CATCH, {"event_id": event.id, "started_at": started.isoformat()})
-    return event.id
-
-
 async def rows_of(api: Api, user_id: str) -> list[Notification]:
     async with api.database.transaction() as session:
         rows = await session.scalars(
@@ -151,7 +127,7 @@ async def test_a_catch_reaches_each_member_on_their_channel_and_nobody_else(
     ).status_code == 200
     await use_webhook(napi, stranger, WebhookReceiver())
 
-    event_id = await catch(napi, space_id, camera_id, guard_id)
+    event_id = await record_catch(napi, space_id, camera_id, guard_id)
 
     async def delivered() -> None:
         assert len(receiver.deliveries) == 1
@@ -166,7 +142,7 @@ async def test_a_catch_reaches_each_member_on_their_channel_and_nobody_else(
     mail = await smtp_server.wait_for(member.email, subject="Front door", timeout_s=20)
     assert str(mail.message["Subject"]) == "Person at Front door — Yard watch"
     parts = {part.get_content_type(): part for part in mail.message.walk()}
-    assert parts["image/jpeg"].get_payload(decode=True) == JPEG  # the snapshot, attached
+    assert parts["image/jpeg"].get_payload(decode=True) == SNAPSHOT_JPEG  # the snapshot, attached
     assert f"{APP_URL}/events/{event_id}" in parts["text/plain"].get_content()
 
     async def recorded() -> None:
@@ -190,7 +166,7 @@ async def test_repeats_within_the_cooldown_are_suppressed(
     space_id, camera_id, guard_id = await watched_camera(owner)
     await use_webhook(napi, owner, receiver)
     for _ in range(3):
-        await catch(napi, space_id, camera_id, guard_id)
+        await record_catch(napi, space_id, camera_id, guard_id)
 
     async def planned() -> None:
         rows = await rows_of(napi, owner.user_id)
@@ -198,6 +174,38 @@ async def test_repeats_within_the_cooldown_are_suppressed(
 
     await passes(planned, within_s=20)
     assert len(receiver.deliveries) == 1
+
+
+async def test_catches_planned_at_the_same_time_send_once(
+    napi: Api, receiver: WebhookReceiver
+) -> None:
+    """Two workers planning two catches of one guard and camera at once: the second waits for
+    the first to commit, sees its notification and is suppressed (on PostgreSQL by an advisory
+    lock; SQLite's write lock serialises them anyway)."""
+    owner = await napi.sign_up()
+    space_id, camera_id, guard_id = await watched_camera(owner)
+    await use_webhook(napi, owner, receiver)
+    settings = napi.runtime.settings.notify
+
+    async def plan(started: datetime) -> None:
+        async with napi.database.transaction() as session:
+            event = await record_event(
+                session,
+                space_id=space_id,
+                camera_id=camera_id,
+                guard_id=guard_id,
+                kind=EventKind.CATCH,
+                started_at=started,
+                label="person",
+            )
+            await plan_catch(session, event, settings, now=utcnow())
+            await asyncio.sleep(0.3)  # both planned before either commits, without the lock
+
+    now = utcnow()
+    await asyncio.gather(plan(now), plan(now + timedelta(seconds=1)))
+    statuses = sorted(r.status for r in await rows_of(napi, owner.user_id))
+    assert statuses[1:] == ["suppressed"]
+    assert statuses[0] in ("queued", "sending", "sent")  # the worker may have sent it already
 
 
 async def test_quiet_hours_hold_catches_and_release_one_digest(
@@ -216,7 +224,7 @@ async def test_quiet_hours_hold_catches_and_release_one_digest(
         timezone="UTC",
         quiet_hours=[{"days": everyday, "start": start, "end": end}],
     )
-    first = await catch(napi, space_id, camera_id, guard_id)
+    first = await record_catch(napi, space_id, camera_id, guard_id)
 
     async def held() -> None:
         rows = await rows_of(napi, owner.user_id)
@@ -274,7 +282,7 @@ async def test_critical_guards_pass_quiet_hours_when_the_user_allows(
     await use_webhook(
         napi, owner, receiver, quiet_hours=[{"days": everyday, "start": "00:00", "end": "23:59"}]
     )
-    await catch(napi, space["id"], camera["id"], guard.json()["id"])
+    await record_catch(napi, space["id"], camera["id"], guard.json()["id"])
 
     async def sent() -> None:
         assert len(receiver.deliveries) == 1
@@ -289,7 +297,7 @@ async def test_transient_failures_are_retried_then_dead_lettered(
     space_id, camera_id, guard_id = await watched_camera(owner)
     await use_webhook(napi, owner, receiver)
     receiver.respond_next(503, times=1)
-    await catch(napi, space_id, camera_id, guard_id)
+    await record_catch(napi, space_id, camera_id, guard_id)
 
     async def recovered() -> None:
         row = await only_row(napi, owner.user_id)
@@ -301,7 +309,7 @@ async def test_transient_failures_are_retried_then_dead_lettered(
     space_id, camera_id, guard_id = await watched_camera(other)
     await use_webhook(napi, other, receiver)
     receiver.respond_next(500, times=3)
-    await catch(napi, space_id, camera_id, guard_id)
+    await record_catch(napi, space_id, camera_id, guard_id)
 
     async def dead() -> None:
         row = await only_row(napi, other.user_id)
@@ -316,7 +324,7 @@ async def test_a_permanent_refusal_fails_at_once(napi: Api, receiver: WebhookRec
     space_id, camera_id, guard_id = await watched_camera(owner)
     await use_webhook(napi, owner, receiver)
     receiver.respond_next(400, times=1)
-    await catch(napi, space_id, camera_id, guard_id)
+    await record_catch(napi, space_id, camera_id, guard_id)
 
     async def failed() -> None:
         row = await only_row(napi, owner.user_id)
@@ -343,7 +351,7 @@ async def test_catches_and_camera_availability_reach_mqtt(
         await listener.subscribe(f"{prefix}/#", qos=1)
         owner = await api.sign_up()
         space_id, camera_id, guard_id = await watched_camera(owner)
-        event_id = await catch(api, space_id, camera_id, guard_id)
+        event_id = await record_catch(api, space_id, camera_id, guard_id)
         # The ingest side's status recorder queues the availability when MQTT is configured.
         recorder = StatusRecorder(api.database, settings.ingest, mqtt=True)
         try:

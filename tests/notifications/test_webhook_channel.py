@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -55,6 +56,25 @@ async def webhook() -> AsyncIterator[WebhookSender]:
 
 def target_of(receiver: WebhookReceiver) -> WebhookTarget:
     return WebhookTarget(url=receiver.url, secret=receiver.secret)
+
+
+async def test_connects_to_the_checked_address_not_a_new_lookup(
+    webhook: WebhookSender, receiver: WebhookReceiver
+) -> None:
+    """The address the policy checked is the one connected to: the URL's host (here one that
+    no resolver answers for) is never looked up again, and still names the request."""
+    port = urlsplit(receiver.url).port
+    url = f"http://hooks.example.invalid:{port}/hook"
+    notice = make_notice()
+    pinned = WebhookTarget(url=url, secret=receiver.secret, pinned_host="127.0.0.1")
+
+    assert await webhook.send(pinned, notice) is None
+
+    assert list(receiver.deliveries) == [notice.key]
+    assert receiver.requests[0].headers["host"] == f"hooks.example.invalid:{port}"
+    assert receiver.bad_signatures == 0
+    with pytest.raises(TransientDeliveryError):  # unpinned, the same URL cannot be reached
+        await webhook.send(WebhookTarget(url=url, secret=receiver.secret), make_notice())
 
 
 async def test_delivers_signed_json(webhook: WebhookSender, receiver: WebhookReceiver) -> None:

@@ -172,8 +172,12 @@ async def _target(
         return SmsTarget(number=preferences.sms_number)
     if not preferences.webhook_url:
         raise Undeliverable("no webhook URL is set")
-    await check_webhook_url(preferences.webhook_url, settings.notify, fail=Undeliverable)
-    return WebhookTarget(url=preferences.webhook_url, secret=webhook_secret(server_secret, user.id))
+    checked = await check_webhook_url(preferences.webhook_url, settings.notify, fail=Undeliverable)
+    return WebhookTarget(
+        url=preferences.webhook_url,
+        secret=webhook_secret(server_secret, user.id),
+        pinned_host=checked.pinned_host,
+    )
 
 
 async def _notice(

@@ -88,6 +88,9 @@ class WebhookTarget:
     url: str
     secret: str
     """Shared secret for the HMAC-SHA256 signature."""
+    pinned_host: str | None = None
+    """The address the URL's host was checked at (`check_webhook_url`): the POST connects
+    there, so DNS cannot answer differently between the check and the connection."""
 
 
 Target = WebPushTarget | FcmTarget | EmailTarget | SmsTarget | WebhookTarget

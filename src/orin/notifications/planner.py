@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orin.config import NotifySettings
@@ -117,6 +117,7 @@ async def plan_catch(
     if guard is None or camera is None:
         logger.info("notifications.catch_orphaned", event_id=event.id)
         return []
+    await _serialise_cooldown(session, guard.id, camera.id)
     severity = str((guard.rule or {}).get("severity", "warning"))
     existing = set(
         await session.scalars(select(Notification.key).where(Notification.event_id == event.id))
@@ -176,6 +177,22 @@ async def _decide(
         return
     row.status = NotificationStatus.QUEUED
     row.next_attempt_at = now
+
+
+async def _serialise_cooldown(session: AsyncSession, guard_id: str, camera_id: str) -> None:
+    """Plan one catch of this guard and camera at a time, until the transaction ends, so two
+    catches planned at once cannot both find no earlier notification and both be sent.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the pair (READ COMMITTED, so the
+    cooldown query after it sees what the previous holder committed). SQLite: writing
+    transactions already hold the database's write lock (``BEGIN IMMEDIATE``, `orin.db`).
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:pair, 0))"),
+            {"pair": f"orin.notify.cooldown:{guard_id}:{camera_id}"},
+        )
 
 
 async def _recently_notified(

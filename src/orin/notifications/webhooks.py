@@ -19,7 +19,12 @@ import hmac
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from orin.cameras.network_policy import DestinationRefused, NetworkPolicy, resolve_and_check
+from orin.cameras.network_policy import (
+    CheckedDestination,
+    DestinationRefused,
+    NetworkPolicy,
+    resolve_and_check,
+)
 from orin.config import CameraSettings, NotifySettings
 from orin.errors import OrinError
 
@@ -39,11 +44,12 @@ def webhook_policy(settings: NotifySettings) -> NetworkPolicy:
 
 async def check_webhook_url(
     url: str, settings: NotifySettings, *, fail: Callable[[str], Exception] | None = None
-) -> None:
-    """Raise `WebhookRefused` (or ``fail(message)``) when the policy refuses ``url``'s host."""
+) -> CheckedDestination:
+    """Raise `WebhookRefused` (or ``fail(message)``) when the policy refuses ``url``'s host;
+    else the addresses it was checked at (connect to these)."""
     host = urlsplit(url).hostname or ""
     try:
-        await resolve_and_check(host, webhook_policy(settings))
+        return await resolve_and_check(host, webhook_policy(settings))
     except DestinationRefused as error:
         message = f"The webhook URL is not allowed: {error.refusal.words}."
         if fail is not None:

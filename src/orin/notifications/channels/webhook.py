@@ -163,6 +163,8 @@ class WebhookSender:
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise PermanentDeliveryError(f"invalid webhook URL: {exc}") from exc
+        if target.pinned_host is not None:
+            _pin(request, target.pinned_host)
         try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except httpx.UnsupportedProtocol as exc:
@@ -229,3 +231,13 @@ __all__ = [
     "sign",
     "verify_signature",
 ]
+
+
+def _pin(request: httpx.Request, address: str) -> None:
+    """Connect ``request`` to the checked ``address`` instead of resolving its host again; the
+    ``Host`` header (set from the URL already) and, for HTTPS, the TLS server name and
+    certificate check stay those of the URL's host."""
+    host = request.url.host
+    if request.url.scheme == "https":
+        request.extensions["sni_hostname"] = host
+    request.url = request.url.copy_with(host=address.strip("[]"))
