@@ -160,7 +160,6 @@ def create_app(
     app.include_router(webrtc_router)
     app.include_router(admin_router)
     app.include_router(notifications_router)
-    app.include_router(realtime_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -119,6 +119,10 @@ async def test_erasure_removes_the_user_and_keeps_a_shared_space_for_its_members
         json={"password": STRONG_PASSWORD, "confirm": "delete my account"},
     )
     assert erased.status_code == 204, erased.text
+    # The browser's session cookies go too (as on sign-out): nothing left to refresh with.
+    cleared = erased.headers.get_list("set-cookie")
+    for name in ("orin_refresh", "orin_csrf"):
+        assert any(cookie.startswith(f'{name}=""') and "Max-Age=0" in cookie for cookie in cleared)
 
     assert (await alice.get("/api/v1/user/me")).status_code == 401
     # Bob now owns the shared space; the space Alice alone owned is gone with its data.

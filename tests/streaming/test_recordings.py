@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from orin.config import S3Settings
+from orin.config import ApiSettings, S3Settings, Settings
 from orin.errors import AdapterUnavailable
 from orin.ingest.layout import RECORDING_LIST, CameraFiles
 from orin.models.base import utcnow
@@ -27,6 +27,7 @@ from orin.models.recording import RecordingSegment
 from orin.models.user import Plan, User
 from orin.outbox import enqueue
 from orin.recordings import lifecycle, retention
+from orin.recordings.endpoints import on_this_server
 from orin.recordings.playlist import PlaylistEntry, spans, vod_playlist
 from orin.recordings.uploader import (
     RecordingUploader,
@@ -117,9 +118,10 @@ def path_of(url: str) -> str:
 
 
 async def download(api: Api, url: str) -> httpx.Response:
-    """A signed storage URL: the app serves local ones, S3 serves its own."""
+    """A signed storage URL: the app serves local ones (paths), S3 serves its own."""
     if isinstance(api.runtime.infra.storage, LocalStorage):
-        return await api.http.get(path_of(url))
+        assert url.startswith("/api/v1/storage/"), url
+        return await api.http.get(url)
     async with httpx.AsyncClient() as client:
         return await client.get(url)
 
@@ -455,6 +457,39 @@ async def test_playback_is_a_vod_playlist_of_signed_segment_urls(
     assert (await api.http.get(signed.replace("signature=", "signature=x"))).status_code == 403
     wider = signed.replace("since=", "since=1")
     assert (await api.http.get(wider)).status_code == 403
+
+
+async def test_playlists_link_this_servers_segments_by_path(api: Api, samples: list[bytes]) -> None:
+    """A browser that reached ORIN at another address than its public URL (a LAN address, the
+    web tests' live server) fetches the segments from where it got the playlist: the local
+    store's links are paths on this server (the public URL's host would be another origin, and
+    the web app's CSP allows media from its own only); S3's stay absolute."""
+    alice, camera_id, starts = await recorded(api, samples)
+    window = {"since": iso(starts[0]), "until": iso(starts[3] + timedelta(seconds=2))}
+    playback = await alice.get(f"/api/v1/cameras/{camera_id}/recordings/playback", params=window)
+    signed = await api.http.get(path_of(playback.json()["playlist_url"]))
+    uris = [uri for _, _, uri, _ in parse_playlist(signed.text)]
+    assert len(uris) == 4
+    public = api.runtime.settings.public_url
+    if isinstance(api.runtime.infra.storage, LocalStorage):
+        assert all(uri.startswith("/api/v1/storage/") for uri in uris), uris
+    else:
+        assert all(uri.startswith(("http://", "https://")) for uri in uris), uris
+        assert not any(uri.startswith(public + "/") for uri in uris), uris
+    fetched = await download(api, uris[0])
+    assert (fetched.status_code, fetched.content) == (200, samples[0])
+
+    settings = Settings(api=ApiSettings(public_url="https://orin.example.com/"))
+    own = "https://orin.example.com/api/v1/storage/a/b.ts?method=GET&expires=1&signature=s"
+    assert (
+        on_this_server(settings, own) == "/api/v1/storage/a/b.ts?method=GET&expires=1&signature=s"
+    )
+    for elsewhere in (
+        "https://s3.example.com/bucket/a/b.ts?X-Amz-Signature=s",
+        "https://orin.example.com.evil.test/api/v1/storage/a/b.ts",
+        "https://orin.example.com/other/a/b.ts",
+    ):
+        assert on_this_server(settings, elsewhere) == elsewhere
 
 
 def test_playlist_marks_gaps_when_timestamps_continue() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from orin.audit import audit_event
 from orin.auth import session_cache
+from orin.auth.cookies import clear_session_cookies
 from orin.auth.deps import ClientDep, CurrentUser
 from orin.auth.passwords import verify_password
 from orin.deps import CacheDep, SessionDep, SettingsDep, StorageDep
@@ -144,6 +145,7 @@ async def erase_me(
     db: SessionDep,
     cache: CacheDep,
     settings: SettingsDep,
+    response: Response,
 ) -> None:
     """Erase your account for good: spaces only you own (with their cameras, events and
     media), memberships, shares, sessions and exports. Spaces shared with others pass to
@@ -159,3 +161,5 @@ async def erase_me(
     )
     await erase_user(db, user)
     await session_cache.mark_revoked(cache, session_ids, settings.auth.session_cache_ttl_s)
+    # As on sign-out: a browser keeps no refresh cookie of a session that is gone.
+    clear_session_cookies(response, settings.auth)

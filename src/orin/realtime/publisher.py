@@ -42,6 +42,17 @@ _HOOKED: Final = "orin.realtime.hooked"
 _in_flight: set[asyncio.Task[None]] = set()
 
 
+def _body(
+    kind: UpdateType, space_id: str, camera_id: str | None, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The update's fields but its time, as plain JSON values (checked and converted now)."""
+    if kind not in UPDATE_TYPES:
+        raise ValueError(f"unknown realtime update type {kind!r}")
+    body = {"type": kind, "space_id": space_id, "camera_id": camera_id, "data": data}
+    converted: dict[str, Any] = orjson.loads(orjson.dumps(body, default=to_jsonable_python))
+    return converted
+
+
 def envelope(
     kind: UpdateType,
     *,
@@ -50,18 +61,7 @@ def envelope(
     data: Mapping[str, Any],
 ) -> bytes:
     """The update as published and as delivered, stamped with the current time (``at``)."""
-    if kind not in UPDATE_TYPES:
-        raise ValueError(f"unknown realtime update type {kind!r}")
-    return orjson.dumps(
-        {
-            "type": kind,
-            "space_id": space_id,
-            "camera_id": camera_id,
-            "data": data,
-            "at": utcnow(),
-        },
-        default=to_jsonable_python,
-    )
+    return orjson.dumps({**_body(kind, space_id, camera_id, data), "at": utcnow()})
 
 
 async def publish_event(
@@ -102,12 +102,10 @@ def publish_after_commit(
 
     ``data`` is encoded now (so later changes to the objects it came from do not leak in);
     ``at`` is stamped when the commit is done. Updates of one commit go out in call order."""
-    if kind not in UPDATE_TYPES:
-        raise ValueError(f"unknown realtime update type {kind!r}")
+    body = _body(kind, space_id, camera_id, data)
     sync = session.sync_session
     pending: list[tuple[PubSub, dict[str, Any]]] = sync.info.setdefault(_PENDING, [])
-    body = {"type": kind, "space_id": space_id, "camera_id": camera_id, "data": data}
-    pending.append((pubsub, orjson.loads(orjson.dumps(body, default=to_jsonable_python))))
+    pending.append((pubsub, body))
     if not sync.info.get(_HOOKED):
         sync.info[_HOOKED] = True
         sa_event.listen(sync, "after_commit", _after_commit)

@@ -137,6 +137,18 @@ def segment_url_ttl(settings: Settings, segments: list[RecordingSegment]) -> int
     return max(base, min(playing + base, MAX_SEGMENT_URL_TTL_S))
 
 
+def on_this_server(settings: Settings, url: str) -> str:
+    """``url`` as a path when it points at this API (the local store's signed links), which
+    players resolve against the playlist's own address; other URLs (S3's) as they are.
+
+    A browser may have reached this server at another address than the public URL (a LAN
+    address, a dev port): media at the public URL would then be another origin, which it may
+    not reach and which the web app's CSP refuses.
+    """
+    origin = settings.public_url.rstrip("/")
+    return url[len(origin) :] if url.startswith(origin + "/api/") else url
+
+
 async def playlist_response(
     storage: ObjectStorage, settings: Settings, segments: list[RecordingSegment]
 ) -> Response:
@@ -147,7 +159,9 @@ async def playlist_response(
     entries: list[PlaylistEntry] = []
     for index, segment in enumerate(segments):
         url = await storage.signed_url(segment.object_key, expires_in_s=ttl)
-        entries.append(PlaylistEntry(segment.started_at, segment.duration_s, url))
+        entries.append(
+            PlaylistEntry(segment.started_at, segment.duration_s, on_this_server(settings, url))
+        )
         if index % _YIELD_EVERY == _YIELD_EVERY - 1:
             await asyncio.sleep(0)  # signing is CPU work: let other requests in
     return Response(
