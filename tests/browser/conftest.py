@@ -91,7 +91,17 @@ def player_packages() -> None:
 
 
 @pytest.fixture
-async def live_server(api: Api, player_packages: None) -> AsyncIterator[LiveServer]:
+def live_server_port() -> int:
+    """The port `live_server` listens on: a free one, chosen when first asked for, so a test
+    whose settings must name the server's address (a sign-in provider's callback) can ask for
+    it before the app starts."""
+    return free_port()
+
+
+@pytest.fixture
+async def live_server(
+    api: Api, player_packages: None, live_server_port: int
+) -> AsyncIterator[LiveServer]:
     """A second app on the ``api`` fixture's runtime, served by uvicorn until the test ends.
 
     The ``api`` fixture already started the runtime; this app's lifespan only hands it to the
@@ -99,7 +109,7 @@ async def live_server(api: Api, player_packages: None) -> AsyncIterator[LiveServ
     with ``lifespan="off"``.
     """
     app = create_app(api.runtime.settings, runtime=api.runtime, configure_logs=False)
-    port = free_port()
+    port = live_server_port
     async with LifespanManager(app) as manager:
         config = uvicorn.Config(
             WithPlayer(manager.app),

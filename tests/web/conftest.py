@@ -31,6 +31,7 @@ from tests.browser.conftest import (  # noqa: F401 (fixtures used by the tests h
     chromium,
     chromium_executable,
     live_server,
+    live_server_port,
     player_packages,
 )
 from tests.fixtures.npm import ensure_npm_packages
@@ -147,6 +148,19 @@ async def context(
         yield context
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def second_context(
+    chromium: Browser,  # noqa: F811 (the fixture imported above)
+    context: BrowserContext,
+) -> AsyncIterator[BrowserContext]:
+    """Another fresh browser profile beside ``context``: a second device, or a second person."""
+    other = await chromium.new_context(viewport=DESKTOP)
+    try:
+        yield other
+    finally:
+        await other.close()
 
 
 async def screenshot(page: Page, name: str) -> None:

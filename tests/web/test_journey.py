@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
 from orin.ingest.supervisor import IngestSupervisor
@@ -32,6 +30,7 @@ from tests.fixtures.api import STRONG_PASSWORD, Api
 from tests.fixtures.cameras import FAST_INGEST, FakeCameraServer
 from tests.fixtures.smtp import SmtpServer
 from tests.web.conftest import EXPECTED_NETWORK_NOISE, PageErrors, screenshot
+from tests.web.pages import open_from_nav, played_seconds
 
 pytest_plugins = ["tests.fixtures.smtp"]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -41,24 +40,6 @@ CATCH_WITHIN_S = 90
 """Guard saved → catch on screen: camera restart with frames, detection and confirmation on a
 loaded 2-core machine."""
 _LINK = re.compile(r"https?://\S+/verify-email\?token=\S+")
-
-
-async def played_seconds(page: Page, label: str, seconds: float, within_s: float) -> float:
-    """Wait until the video named ``label`` has played ``seconds``; returns how far it got."""
-    video = page.get_by_label(label)
-    await expect(video).to_be_visible(timeout=within_s * 1000)
-    first: float | None = None
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        state: dict[str, Any] = await video.evaluate(
-            "v => ({t: v.currentTime, paused: v.paused, w: v.videoWidth})"
-        )
-        if state["t"] > 0 and not state["paused"]:
-            first = state["t"] if first is None else first
-            if state["t"] - first >= seconds:
-                return float(state["t"] - first)
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{label!r} did not play {seconds}s of video in {within_s}s")
 
 
 @pytest.mark.parametrize("adapter_set", ["embedded"], indirect=True)
@@ -103,9 +84,7 @@ async def test_sign_up_to_a_reviewed_catch(
     await expect(page.get_by_text("verify your email address")).to_have_count(0)
 
     # Create a space.
-    await (
-        page.get_by_role("navigation", name="Main").first.get_by_role("link", name="Spaces").click()
-    )
+    await open_from_nav(page, "Spaces")
     await page.get_by_label("Space name").fill("Home")
     await page.get_by_role("button", name="Create space").click()
     await expect(page.get_by_role("heading", name="Home")).to_be_visible()

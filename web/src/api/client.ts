@@ -57,6 +57,10 @@ export function getAccessToken(): string | null {
 export function onSessionEnded(callback: () => void): void {
   onSignedOut = callback;
 }
+/** Tell the app its session is over (the server said so some other way than a 401). */
+export function sessionEnded(): void {
+  onSignedOut();
+}
 
 export function readCookie(name: string): string | null {
   for (const part of document.cookie.split(";")) {
@@ -98,7 +102,8 @@ export function refreshSession(): Promise<TokenPair | null> {
   return refreshing;
 }
 
-const NO_REFRESH = ["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/register"];
+// A wrong two-step code is a 401 too: the answer to show, not an expired access token.
+const NO_REFRESH = ["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/register", "/api/v1/auth/mfa/verify"];
 
 // A copy of each request's body is kept so a request refused with 401 can be sent again.
 const copies = new WeakMap<Request, Request>();

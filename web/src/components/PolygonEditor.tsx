@@ -1,7 +1,9 @@
 // Zones and privacy masks drawn over the camera's snapshot. Points are fractions of the frame
-// (0..1, as the API stores them). Click to add points and "Finish shape" to close one; every
-// shape's points can also be typed ("x,y x,y …"), so the editor works from a keyboard too.
-import { useEffect, useId, useState } from "react";
+// (0..1, as the API stores them). Click to add points and "Finish shape" to close one. Without
+// a pointer the drawing surface takes focus: the arrow keys move a crosshair (Shift for bigger
+// steps), Enter or Space adds a point, Backspace removes the last one. Every shape's points can
+// also be typed ("x,y x,y …").
+import { useEffect, useId, useRef, useState } from "react";
 import { Button, inputClass } from "./ui";
 
 export interface Shape {
@@ -11,6 +13,20 @@ export interface Shape {
 }
 
 const round = (value: number) => Math.round(Math.min(1, Math.max(0, value)) * 1000) / 1000;
+
+/** Cursor steps of the keyboard: 1% of the frame, 10% with Shift. */
+const STEP = 0.01;
+const BIG_STEP = 0.1;
+const ARROWS: Record<string, [number, number]> = {
+  ArrowLeft: [-1, 0],
+  ArrowRight: [1, 0],
+  ArrowUp: [0, -1],
+  ArrowDown: [0, 1],
+};
+/** Point markers are ellipses so they look round on the 16:9 frame the viewBox stretches over. */
+const DOT = 0.016;
+const DOT_X = (DOT * 9) / 16;
+const percent = (value: number) => `${Math.round(value * 100)}%`;
 
 function pointsText(polygon: number[][]): string {
   return polygon.map(([x, y]) => `${x},${y}`).join(" ");
@@ -47,27 +63,81 @@ export function PolygonEditor({
   const [draft, setDraft] = useState<number[][] | null>(null);
   const [kind, setKind] = useState<Shape["kind"]>("zone");
   const [name, setName] = useState("");
+  const [cursor, setCursor] = useState<[number, number]>([0.5, 0.5]);
+  const [surfaceFocused, setSurfaceFocused] = useState(false);
   const nameId = useId();
   const kindId = useId();
+  const drawId = useId();
+  const helpId = useId();
+  const surface = useRef<HTMLDivElement>(null);
+  // Where focus goes after the next render: the surface once drawing starts, the "Draw"
+  // button once it ends (the button that had focus is gone by then).
+  const focusNext = useRef<"surface" | "draw" | null>(null);
   const original = JSON.stringify([...zones, ...masks]);
   useEffect(() => setShapes(JSON.parse(original) as Shape[]), [original]);
+  useEffect(() => {
+    if (focusNext.current === "surface") surface.current?.focus();
+    else if (focusNext.current === "draw") document.getElementById(drawId)?.focus();
+    focusNext.current = null;
+  });
 
   const addPoint = (event: React.MouseEvent<SVGSVGElement>) => {
     if (!draft) return;
     const box = event.currentTarget.getBoundingClientRect();
-    setDraft([...draft, [round((event.clientX - box.left) / box.width), round((event.clientY - box.top) / box.height)]]);
+    const point: [number, number] = [round((event.clientX - box.left) / box.width), round((event.clientY - box.top) / box.height)];
+    setCursor(point);
+    setDraft([...draft, point]);
+  };
+  const onSurfaceKey = (event: React.KeyboardEvent<HTMLDivElement>) => {
+    if (!draft || event.altKey || event.ctrlKey || event.metaKey) return;
+    const arrow = ARROWS[event.key];
+    if (arrow) {
+      const step = event.shiftKey ? BIG_STEP : STEP;
+      setCursor(([x, y]) => [round(x + arrow[0] * step), round(y + arrow[1] * step)]);
+    } else if (event.key === "Enter" || event.key === " ") {
+      setDraft([...draft, cursor]);
+    } else if (event.key === "Backspace") {
+      setDraft(draft.slice(0, -1));
+    } else {
+      return;
+    }
+    event.preventDefault();
+  };
+  const startDrawing = () => {
+    focusNext.current = "surface";
+    setDraft([]);
+  };
+  const stopDrawing = () => {
+    focusNext.current = "draw";
+    setDraft(null);
   };
   const finish = () => {
     if (!draft || draft.length < 3) return;
     const fallback = `${kind === "zone" ? "Zone" : "Mask"} ${shapes.filter((s) => s.kind === kind).length + 1}`;
     setShapes([...shapes, { name: name.trim() || fallback, polygon: draft, kind }]);
-    setDraft(null);
+    stopDrawing();
     setName("");
   };
+  const drawing = draft !== null && !readOnly;
 
   return (
     <div className="flex flex-col gap-3">
-      <div className="relative overflow-hidden rounded-lg bg-slate-800">
+      <div
+        ref={surface}
+        className="relative overflow-hidden rounded-lg bg-slate-800 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-amber-300"
+        {...(drawing
+          ? {
+              tabIndex: 0,
+              role: "application",
+              "aria-label": `Drawing surface: new ${kind === "zone" ? "zone" : "privacy mask"}`,
+              "aria-describedby": helpId,
+              onKeyDown: onSurfaceKey,
+              onFocus: () => setSurfaceFocused(true),
+              onBlur: () => setSurfaceFocused(false),
+            }
+          : {})}
+        data-testid="polygon-surface"
+      >
         {image ? <img src={image} alt="Latest snapshot of the camera" className="block aspect-video w-full object-cover" /> : <div className="aspect-video w-full" />}
         <svg
           viewBox="0 0 1 1"
@@ -87,10 +157,32 @@ export function PolygonEditor({
             />
           ))}
           {draft ? (
-            <polyline points={draft.map((p) => p.join(",")).join(" ")} className="fill-amber-300/20 stroke-amber-300" strokeWidth={0.005} />
+            <g data-testid="polygon-draft">
+              <polyline points={draft.map((p) => p.join(",")).join(" ")} className="fill-amber-300/20 stroke-amber-300" strokeWidth={0.005} />
+              {draft.map(([x, y], index) => (
+                <ellipse key={index} data-point={index + 1} cx={x} cy={y} rx={DOT_X} ry={DOT} className="fill-amber-300 stroke-slate-950" strokeWidth={0.002} />
+              ))}
+            </g>
+          ) : null}
+          {drawing && surfaceFocused ? (
+            <g data-testid="polygon-cursor" className="stroke-amber-300" fill="none">
+              <line x1={cursor[0]} y1={0} x2={cursor[0]} y2={1} strokeWidth={1} strokeDasharray="4 4" vectorEffect="non-scaling-stroke" />
+              <line x1={0} y1={cursor[1]} x2={1} y2={cursor[1]} strokeWidth={1} strokeDasharray="4 4" vectorEffect="non-scaling-stroke" />
+              <ellipse cx={cursor[0]} cy={cursor[1]} rx={DOT_X * 2} ry={DOT * 2} strokeWidth={2} vectorEffect="non-scaling-stroke" />
+            </g>
           ) : null}
         </svg>
       </div>
+      {drawing ? (
+        <div className="flex flex-col gap-1 text-sm">
+          <p id={helpId} className="text-slate-300">
+            Arrow keys move the cursor, Shift with an arrow moves it further, Enter or Space adds a point, Backspace removes the last one. Clicking adds a point too.
+          </p>
+          <p aria-live="polite" className="font-mono text-xs text-slate-300" data-testid="polygon-position">
+            Cursor at {percent(cursor[0])}, {percent(cursor[1])} · {draft.length} {draft.length === 1 ? "point" : "points"}
+          </p>
+        </div>
+      ) : null}
       {!readOnly ? (
         <div className="flex flex-wrap items-end gap-2">
           <div className="flex flex-col gap-1">
@@ -109,12 +201,12 @@ export function PolygonEditor({
               <Button onClick={finish} disabled={draft.length < 3}>
                 Finish shape ({draft.length} points)
               </Button>
-              <Button tone="ghost" onClick={() => setDraft(null)}>
+              <Button tone="ghost" onClick={stopDrawing}>
                 Cancel
               </Button>
             </>
           ) : (
-            <Button tone="secondary" onClick={() => setDraft([])}>
+            <Button id={drawId} tone="secondary" onClick={startDrawing}>
               Draw on the snapshot
             </Button>
           )}

@@ -11,7 +11,7 @@ const links = [
   { to: "/", label: "Home", icon: "⌂", end: true },
   { to: "/cameras", label: "Cameras", icon: "◉" },
   { to: "/events", label: "Events", icon: "☰" },
-  { to: "/guards", label: "Guards", icon: "⛨" },
+  { to: "/guards", label: "Guards", icon: "⚑" },
   { to: "/spaces", label: "Spaces", icon: "▦" },
   { to: "/settings", label: "Settings", icon: "⚙" },
 ];
@@ -85,8 +85,8 @@ export function Shell() {
           </main>
         </div>
       </div>
-      <nav aria-label="Main" className="fixed inset-x-0 bottom-0 z-40 grid grid-cols-6 border-t border-slate-800 bg-slate-950/95 md:hidden">
-        {links.map((link) => (
+      <nav aria-label="Main" className="fixed inset-x-0 bottom-0 z-40 grid auto-cols-fr grid-flow-col border-t border-slate-800 bg-slate-950/95 md:hidden">
+        {nav.map((link) => (
           <NavLink
             key={link.to}
             to={link.to}

@@ -30,6 +30,8 @@ interface AuthState {
   accept: (pair: Pair) => void;
   setUser: (user: User) => void;
   signOut: () => Promise<void>;
+  /** Forget the session here only, when the server already ended it (account erased). */
+  forget: () => void;
 }
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -95,8 +97,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [ended]);
 
   const value = useMemo(
-    () => ({ status, user, accept, setUser, signOut }),
-    [status, user, accept, signOut],
+    () => ({ status, user, accept, setUser, signOut, forget: ended }),
+    [status, user, accept, signOut, ended],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

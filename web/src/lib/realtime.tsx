@@ -2,7 +2,7 @@
 // spaces, keep TanStack Query's caches fresh, and announce new catches with a toast.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
-import { getAccessToken, refreshSession, type Schemas } from "../api/client";
+import { getAccessToken, refreshSession, sessionEnded, type Schemas } from "../api/client";
 import { spacesQuery } from "./queries";
 import { useToast } from "./toast";
 
@@ -107,8 +107,14 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
         if (socket !== ws || stopped) return;
         socket = null;
         if (close.code === UNAUTHORIZED) {
+          // An expired access token gets a new one; a session signed out elsewhere (or an
+          // account gone) has none to get: the app goes back to sign-in at once.
           void refreshSession()
-            .then((pair) => (pair ? void open() : setLink("down")))
+            .then((pair) => {
+              if (pair) return void open();
+              setLink("down");
+              sessionEnded();
+            })
             .catch(schedule);
           return;
         }

@@ -147,7 +147,8 @@ function Users() {
         <TextInput label="Find by email" type="search" value={email} onChange={(e) => setEmail(e.target.value)} />
       </div>
       <ErrorNote error={users.error ?? update.error} />
-      <div className="overflow-x-auto">
+      {/* Scrollable, so it takes focus (keyboard users scroll it with the arrow keys). */}
+      <div className="overflow-x-auto" tabIndex={0} role="region" aria-label="Users table">
         <table className="w-full text-sm">
           <thead><tr className="text-left text-slate-400"><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Plan</th><th scope="col">Last seen</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
@@ -193,7 +194,7 @@ function Audit() {
         <TextInput label="Action" placeholder="auth.login" value={action} onChange={(e) => setAction(e.target.value.trim())} />
       </div>
       <ErrorNote error={audit.error} />
-      <div className="max-h-[28rem] overflow-auto">
+      <div className="max-h-[28rem] overflow-auto" tabIndex={0} role="region" aria-label="Audit log entries">
         <table className="w-full text-sm" data-testid="audit">
           <thead className="sticky top-0 bg-slate-900"><tr className="text-left text-slate-400"><th scope="col">#</th><th scope="col">When</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">From</th></tr></thead>
           <tbody>

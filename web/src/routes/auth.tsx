@@ -223,7 +223,7 @@ export function SignUp() {
         </Button>
         <p className="text-sm">
           Already have an account?{" "}
-          <Link to="/login" className="text-sky-300 hover:underline">
+          <Link to="/login" className="text-sky-300 underline underline-offset-2">
             Sign in
           </Link>
         </p>
@@ -321,7 +321,7 @@ export function ResetPassword() {
         {reset.isSuccess ? (
           <p role="status">
             Your password is changed and other devices are signed out.{" "}
-            <Link to="/login" className="text-sky-300 hover:underline">
+            <Link to="/login" className="text-sky-300 underline underline-offset-2">
               Sign in
             </Link>
           </p>

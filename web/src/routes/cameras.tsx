@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, sameOrigin, unwrap, type Schemas } from "../api/client";
+import { ApiError, api, sameOrigin, unwrap, type Schemas } from "../api/client";
 import { HlsPlayer, type Source } from "../components/HlsPlayer";
 import { LivePlayer } from "../components/LivePlayer";
 import { PolygonEditor } from "../components/PolygonEditor";
@@ -99,6 +99,12 @@ export function CamerasGrid() {
   );
 }
 
+/** The API's refusal of one field (it names the field in `field`), as words for that field. */
+function fieldError(error: unknown, field: string): string | null {
+  if (!(error instanceof ApiError) || error.problem.field !== field) return null;
+  return error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
+}
+
 function ProbeResult({ probe }: { probe: Schemas["ProbeOut"] }) {
   const main = probe.main;
   return (
@@ -151,6 +157,7 @@ export function AddCamera() {
     if (key !== "name") probe.reset();
   };
   const tested = probe.data?.ok === true;
+  const urlError = fieldError(probe.error ?? save.error, "main_url");
   return (
     <div className="max-w-2xl">
       <PageHeader title="Add a camera" />
@@ -182,6 +189,7 @@ export function AddCamera() {
             onChange={set("main_url")}
             placeholder="rtsp://192.168.1.20:554/stream1"
             hint="The camera's RTSP address (main stream). Find it in the camera's manual or app."
+            error={urlError}
             autoComplete="off"
             spellCheck={false}
           />
@@ -190,7 +198,7 @@ export function AddCamera() {
             <TextInput label="Password (optional)" type="password" autoComplete="new-password" value={form.password} onChange={set("password")} />
           </div>
           {probe.data ? <ProbeResult probe={probe.data} /> : null}
-          <ErrorNote error={probe.error ?? save.error} />
+          <ErrorNote error={urlError ? null : (probe.error ?? save.error)} />
           <div className="flex flex-wrap gap-2">
             <Button type={tested ? "button" : "submit"} tone={tested ? "secondary" : "primary"} busy={probe.isPending} onClick={tested ? () => probe.mutate() : undefined}>
               {probe.isPending ? "Testing…" : "Test stream"}

@@ -5,7 +5,7 @@ import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, sameOrigin, unwrap, type Schemas } from "../api/client";
 import { Badge, Button, Card, ErrorNote, Loading, PageHeader, Select, TextArea, TextInput, formatTime } from "../components/ui";
-import { camerasQuery, spacesQuery } from "../lib/queries";
+import { camerasQuery, guardsQuery, spacesQuery } from "../lib/queries";
 
 type Event = Schemas["EventOut"];
 type ReviewState = Schemas["ReviewState"];
@@ -32,17 +32,54 @@ function Thumbnail({ event }: { event: Event }) {
   return url ? (
     <img src={sameOrigin(url)} alt="" loading="lazy" className="h-16 w-28 shrink-0 rounded object-cover" />
   ) : (
-    <div aria-hidden="true" className="flex h-16 w-28 shrink-0 items-center justify-center rounded bg-slate-800 text-xs text-slate-500">
+    <div aria-hidden="true" className="flex h-16 w-28 shrink-0 items-center justify-center rounded bg-slate-800 text-xs text-slate-400">
       {event.kind === "catch" ? "no picture" : event.kind.replace("_", " ")}
     </div>
   );
+}
+
+/** The local day of an ISO time (moved by ``days``), as a date input holds it: YYYY-MM-DD. */
+function localDay(iso: string | null, days = 0): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  date.setDate(date.getDate() + days);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
+}
+
+/** Local midnight starting a date input's day (moved by ``days``), as ISO; "" for no day. */
+function dayStart(day: string, days = 0): string {
+  if (!day) return "";
+  const date = new Date(`${day}T00:00`);
+  date.setDate(date.getDate() + days);
+  return date.toISOString();
 }
 
 function Filters() {
   const [params, setParams] = useSearchParams();
   const spaces = useQuery(spacesQuery);
   const cameras = useQuery(camerasQuery(params.get("space_id") ?? undefined));
+  const guards = useQuery(guardsQuery(params.get("space_id") ?? undefined));
   const [text, setText] = useState(params.get("q") ?? "");
+  // Typed here and put in the address a moment after the last key (a filter per keystroke
+  // would re-render the field with the address's older value and drop letters).
+  const [label, setLabel] = useState(params.get("label") ?? "");
+  useEffect(() => {
+    const wanted = label.trim();
+    const timer = window.setTimeout(() => {
+      if ((new URLSearchParams(window.location.search).get("label") ?? "") === wanted) return;
+      setParams(
+        (current) => {
+          const next = new URLSearchParams(current);
+          if (wanted) next.set("label", wanted);
+          else next.delete("label");
+          return next;
+        },
+        { replace: true },
+      );
+    }, 300);
+    return () => window.clearTimeout(timer);
+  }, [label, setParams]);
   const update = (key: string, value: string) => {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
@@ -82,6 +119,14 @@ function Filters() {
           </option>
         ))}
       </Select>
+      <Select label="Guard" value={params.get("guard_id") ?? ""} onChange={(e) => update("guard_id", e.target.value)}>
+        <option value="">All</option>
+        {(guards.data?.items ?? []).map((guard) => (
+          <option key={guard.id} value={guard.id}>
+            {guard.name}
+          </option>
+        ))}
+      </Select>
       <Select label="Kind" value={params.get("kind") ?? ""} onChange={(e) => update("kind", e.target.value)}>
         <option value="">All</option>
         <option value="catch">Catches</option>
@@ -97,8 +142,9 @@ function Filters() {
           </option>
         ))}
       </Select>
-      <TextInput label="Label" value={params.get("label") ?? ""} onChange={(e) => update("label", e.target.value.trim())} placeholder="person" />
-      <TextInput label="From" type="date" value={params.get("since")?.slice(0, 10) ?? ""} onChange={(e) => update("since", e.target.value ? new Date(e.target.value).toISOString() : "")} />
+      <TextInput label="Label" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="person" />
+      <TextInput label="From" type="date" value={localDay(params.get("since"))} onChange={(e) => update("since", dayStart(e.target.value))} />
+      <TextInput label="To" type="date" value={localDay(params.get("until"), -1)} onChange={(e) => update("until", dayStart(e.target.value, 1))} />
     </form>
   );
 }
@@ -178,7 +224,7 @@ export function EventsPage() {
   const [params] = useSearchParams();
   const filters = Object.fromEntries(
     ["space_id", "camera_id", "guard_id", "label", "kind", "review_state", "since", "until", "q"]
-      .map((key) => [key, params.get(key)])
+      .map((key) => [key, params.get(key)?.trim()])
       .filter(([, value]) => value),
   ) as Record<string, string>;
   const events = useInfiniteQuery({

@@ -275,7 +275,7 @@ function Backtest({ guard }: { guard: Guard }) {
             {run.data.catches.length} catch{run.data.catches.length === 1 ? "" : "es"} from {run.data.tracks_replayed} tracks
             {run.data.truncated ? " (stopped early: too many tracks)" : ""}.
           </p>
-          <ul className="mt-2 max-h-64 divide-y divide-slate-800 overflow-auto text-sm">
+          <ul className="mt-2 max-h-64 divide-y divide-slate-800 overflow-auto text-sm" tabIndex={0} aria-label="What the backtest caught">
             {run.data.catches.map((item) => (
               <li key={`${item.track_id}-${item.at}`} className="py-1">
                 {formatTime(item.at)} · {item.label} {Math.round(item.confidence * 100)}%{item.zone ? ` in ${item.zone}` : ""} · stayed {Math.round(item.dwell_s)} s

@@ -271,7 +271,11 @@ function Sessions() {
         {(sessions.data ?? []).map((session) => (
           <li key={session.id} className="flex flex-wrap items-center justify-between gap-2 py-2">
             <div className="min-w-0">
-              <p className="truncate">{session.user_agent || "Unknown device"}{session.current ? " — this device" : ""}</p>
+              {/* The long user agent is cut short, never the "this device" note. */}
+              <p className="flex gap-1">
+                <span className="truncate">{session.user_agent || "Unknown device"}</span>
+                {session.current ? <span className="shrink-0 font-medium text-emerald-300">— this device</span> : null}
+              </p>
               <p className="text-xs text-slate-400">{session.ip} · last seen {formatTime(session.last_seen_at)}</p>
             </div>
             {!session.current ? <Button tone="ghost" onClick={() => revoke.mutate(session.id)}>Sign out</Button> : null}
@@ -285,7 +289,7 @@ function Sessions() {
 }
 
 function YourData() {
-  const { signOut } = useAuth();
+  const { forget } = useAuth();
   const queries = useQueryClient();
   const exports = useQuery({
     queryKey: ["exports"],
@@ -300,7 +304,8 @@ function YourData() {
   const [confirm, setConfirm] = useState("");
   const erase = useMutation({
     mutationFn: () => unwrap(api.DELETE("/api/v1/user/me", { body: { password: password || null, confirm } })),
-    onSuccess: () => void signOut(),
+    // The account and its sessions are gone (and the cookies cleared): nothing to sign out of.
+    onSuccess: forget,
   });
   return (
     <Section title="Your data">

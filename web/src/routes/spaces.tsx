@@ -224,10 +224,10 @@ export function SpacePage() {
           ["Catches today", stats.data?.catches_today],
           ["Guards active", stats.data ? `${stats.data.guards_active}/${stats.data.guards}` : undefined],
         ].map(([label, value]) => (
-          <Card key={String(label)}>
+          <div key={String(label)} className="rounded-xl border border-slate-800 bg-slate-900 p-4">
             <dt className="text-xs text-slate-400">{label}</dt>
             <dd className="text-2xl font-semibold">{value ?? "…"}</dd>
-          </Card>
+          </div>
         ))}
       </dl>
       <Members space={space.data} />
