@@ -3,7 +3,7 @@ UV := scripts/uv
 PYTEST_WORKERS ?= 3
 
 .PHONY: setup run run-processes test test-fast lint format typecheck check bench doctor migrate \
-  web-build web-client web-dev
+  web-build web-typecheck web-client web-dev
 
 setup: ## install system packages (FFmpeg, the demo video), Python dependencies and detector models from the lockfiles
 	scripts/system-packages
@@ -30,6 +30,7 @@ test: setup web-build ## lint, type-check, then the whole test suite against rea
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	cd web && npm run typecheck
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: ## tests only, without the slow process-supervision ones
@@ -43,7 +44,7 @@ format:
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-typecheck:
+typecheck: web-typecheck
 	$(UV) run --frozen mypy
 
 check: lint typecheck
@@ -71,6 +72,9 @@ web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
 	cd web && npm run build
 
 web-build: web/dist/index.html ## build the web app into web/dist (skipped when up to date)
+
+web-typecheck: web/node_modules/.package-lock.json ## type-check the web app (`tsc -b`; `make test` runs it, `make run` does not wait for it)
+	cd web && npm run typecheck
 
 web-client: web/node_modules/.package-lock.json ## regenerate web/src/api/schema.d.ts from the OpenAPI schema
 	$(UV) run --frozen python -m orin.web.openapi web/node_modules/.orin/openapi.json

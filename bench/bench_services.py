@@ -9,6 +9,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,10 +65,13 @@ def start_api(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byt
         )
 
 
-async def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+async def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
+) -> None:
     """Wait until ``process`` answers ``/readyz`` (exits with its log tail if it dies)."""
+    deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(base_url=url) as http:
-        for _ in range(300):
+        while time.monotonic() < deadline:
             if process.poll() is not None:
                 tail = (await asyncio.to_thread(log.read_text))[-3000:]
                 raise SystemExit(f"orin api exited:\n{tail}")
