@@ -58,6 +58,9 @@ bench: setup ## benchmarks print figures against a baseline in the same run
 	$(UV) run --frozen python bench/ingest_bench.py
 	$(UV) run --frozen python bench/live_latency_bench.py
 	$(UV) run --frozen python bench/vision_bench.py
+	$(UV) run --frozen python bench/realtime_bench.py
+	$(UV) run --frozen python bench/web_load_bench.py
+	$(UV) run --frozen python bench/make_run_bench.py
 
 # The web app (web/, see docs/web.md): `npm ci` when the lockfile changed, `npm run build` when a
 # source changed; `orin api` serves web/dist.

@@ -13,6 +13,11 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+START_GUARD_S = 180
+"""How long a test waits for an `orin` process to be ready: a guard against a hang, not a speed
+claim (bench/make_run_bench.py times the start). Importing ORIN takes ~4 s of CPU, and the
+suite's other workers share the two cores: four children of `orin run --processes` once took
+55 s in CI."""
 
 
 def orin_env(data_dir: Path, **extra: str) -> dict[str, str]:

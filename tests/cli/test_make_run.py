@@ -13,10 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.helpers import REPO_ROOT, stop, wait_ready
+from tests.cli.helpers import REPO_ROOT, START_GUARD_S, stop, wait_ready
 from tests.fixtures.services import free_port
-
-HANG_GUARD_S = 300
 
 
 def fresh_copy(destination: Path) -> Path:
@@ -62,7 +60,7 @@ def test_make_run_on_a_fresh_copy_sets_up_and_starts(tmp_path: Path) -> None:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, HANG_GUARD_S, process, log)
+        wait_ready(url, 2 * START_GUARD_S, process, log)
         app = httpx.get(f"{url}/", timeout=10)
     finally:
         stop(process)

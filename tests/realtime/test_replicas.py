@@ -27,7 +27,14 @@ from orin.models.event import EventKind
 from orin.runtime.infrastructure import Infrastructure
 from orin.vision.catches import CatchContext, CatchWriter, catch_id
 from orin.vision.evaluate import Match
-from tests.cli.helpers import orin_env, run_orin, start_orin, stop, wait_ready
+from tests.cli.helpers import (
+    START_GUARD_S,
+    orin_env,
+    run_orin,
+    start_orin,
+    stop,
+    wait_ready,
+)
 from tests.events.helpers import T0
 from tests.fixtures.api import LOCAL_CAMERA, STRONG_PASSWORD
 from tests.fixtures.services import free_port
@@ -68,7 +75,7 @@ def replicas(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[list[str]]:
             processes.append(process)
             url = f"http://127.0.0.1:{port}"
             # One after the other: the first creates the signing key both then use.
-            wait_ready(url, 30, process, log)
+            wait_ready(url, START_GUARD_S, process, log)
             urls.append(url)
         yield urls
     finally:
