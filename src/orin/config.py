@@ -200,6 +200,16 @@ class AuthSettings(Area):
     refresh_token_ttl_s: int = Field(
         30 * 24 * 3600, ge=300, description="Lifetime of a refresh token (rotated on every use)."
     )
+    refresh_reuse_grace_s: int = Field(
+        10,
+        ge=0,
+        le=60,
+        description=(
+            "A refresh token presented again this soon after its exchange, from the session's "
+            "own IP address and user agent, gets new tokens instead of revoking the session "
+            "(the browser lost the answer by leaving the page mid-request); 0 turns it off."
+        ),
+    )
     signing_key_pem: SecretStr = Field(
         SecretStr(""),
         description="RSA private key (PEM) signing access tokens; generated and kept in the "

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from orin.app import create_app
-from orin.config import RateLimitSettings, Settings
+from orin.auth import service as auth_service
+from orin.config import AuthSettings, RateLimitSettings, Settings
+from orin.models.base import utcnow
 from tests.auth.conftest import STRONG_PASSWORD, sign_up, unique_email
 
 
@@ -87,7 +91,12 @@ async def test_refresh_reuse_revokes_the_whole_family(client: httpx.AsyncClient)
     newest = legit.json()["refresh_token"]
     newest_access = legit.json()["access_token"]
 
-    reuse = await client.post("/api/v1/auth/refresh", json={"refresh_token": stolen})
+    # Another device, at once (within the retry grace, which is only for the same device).
+    reuse = await client.post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": stolen},
+        headers={"User-Agent": "curl/8.5.0"},
+    )
     assert reuse.status_code == 401
     assert "already used" in reuse.json()["detail"]
     # Every token of the family is dead now: the newest refresh token and the access tokens.
@@ -96,6 +105,36 @@ async def test_refresh_reuse_revokes_the_whole_family(client: httpx.AsyncClient)
     ).status_code == 401
     me = await client.get("/api/v1/user/me", headers={"Authorization": f"Bearer {newest_access}"})
     assert me.status_code == 401
+
+
+async def test_the_same_device_may_retry_an_exchange_whose_answer_it_lost(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page left mid-refresh never stores the new cookie; the next page sends the old one."""
+    user = await sign_up(client)
+    first = await client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert first.status_code == 200, first.text
+
+    retried = await client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["session_id"] == user.session_id
+    issued = (user.refresh_token, first.json()["refresh_token"])
+    assert retried.json()["refresh_token"] not in issued
+    me = await client.get(
+        "/api/v1/user/me", headers={"Authorization": f"Bearer {retried.json()['access_token']}"}
+    )
+    assert me.status_code == 200
+
+    # After the grace the same token is a copy, even from the same device.
+    grace = timedelta(seconds=AuthSettings().refresh_reuse_grace_s + 1)
+    monkeypatch.setattr(auth_service, "utcnow", lambda: utcnow() + grace)
+    late = await client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert late.status_code == 401
+    assert "already used" in late.json()["detail"]
+    after = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": retried.json()["refresh_token"]}
+    )
+    assert after.status_code == 401
 
 
 async def test_logout_revokes_the_session_at_once(client: httpx.AsyncClient) -> None:

@@ -245,7 +245,8 @@ class AuthService:
 
         Presenting an already-exchanged token means it was copied: the whole session (the
         token family) is revoked and the event audited. That refusal is returned, to be
-        committed.
+        committed. The exception is `_lost_answer`: the same device again within
+        ``auth.refresh_reuse_grace_s`` gets new tokens of the same session.
         """
         token_hash = hash_refresh_token(refresh_token)
         row = await repository.refresh_token_by_hash(db, token_hash)
@@ -255,7 +256,12 @@ class AuthService:
         auth_session = await repository.session_by_id(db, row.session_id)
         if auth_session is None or auth_session.revoked_at is not None:
             return InvalidRefreshToken("this session was signed out; sign in again")
-        if row.rotated_at is not None or not await repository.mark_rotated(db, token_hash, now):
+        exchanged = row.rotated_at is not None or not await repository.mark_rotated(
+            db, token_hash, now
+        )
+        if exchanged and _lost_answer(ctx, row.rotated_at or now, auth_session, client, now):
+            logger.info("auth.refresh_retried", session_id=auth_session.id)
+        elif exchanged:
             await self.revoke(db, ctx, [auth_session.id], "refresh_reuse")
             await audit_event(
                 db,
@@ -423,3 +429,25 @@ class AuthService:
 
 
 auth_service = AuthService()
+
+
+def _lost_answer(
+    ctx: AuthContext,
+    exchanged_at: datetime,
+    auth_session: AuthSession,
+    client: ClientInfo,
+    now: datetime,
+) -> bool:
+    """Whether an exchanged refresh token presented again is the same device retrying.
+
+    A browser that leaves a page while its refresh is in flight never stores the new cookie,
+    and the next page sends the old one. Within the grace and from the address and user agent
+    the session last refreshed from, that is a retry, not a copy; anything else is a copy.
+    """
+    grace = ctx.settings.auth.refresh_reuse_grace_s
+    return (
+        grace > 0
+        and now - exchanged_at <= timedelta(seconds=grace)
+        and auth_session.ip == client.ip[:64]
+        and auth_session.user_agent == client.user_agent[:400]
+    )
