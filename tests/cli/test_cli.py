@@ -167,7 +167,7 @@ def test_run_processes_restarts_a_killed_child_and_readiness_recovers(tmp_path: 
         assert restarted["api"] != roles["api"]
 
         os.kill(roles["worker"], signal.SIGKILL)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + START_GUARD_S
         while children_by_role(process.pid).get("worker") in (None, roles["worker"]):
             assert time.monotonic() < deadline, "worker was not restarted"
             time.sleep(0.2)

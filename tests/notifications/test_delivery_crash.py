@@ -27,6 +27,7 @@ from orin.notifications.planner import CATCH
 from orin.notifications.webhooks import webhook_secret
 from orin.outbox import enqueue
 from orin.runtime.infrastructure import Infrastructure
+from tests.cli.helpers import START_GUARD_S
 from tests.fixtures.worker_process import start_worker
 from tests.notifications.fakes.webhook_receiver import WebhookReceiver
 
@@ -94,7 +95,7 @@ async def test_a_worker_killed_mid_delivery_sends_it_after_restart_once(
             confidence=0.9,
         )
         enqueue(session, CATCH, {"event_id": event.id, "started_at": started.isoformat()})
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_GUARD_S  # a worker process starts first
     while not receiver.requests:
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         await asyncio.sleep(0.05)
@@ -105,7 +106,7 @@ async def test_a_worker_killed_mid_delivery_sends_it_after_restart_once(
         assert (row.status, row.attempts) == ("queued", 0)  # the killed try left no trace
 
     workers.append(start_worker(scaled_settings, log, **env))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_GUARD_S  # a worker process starts first
     while True:
         async with infra.database.transaction() as session:
             (row,) = await session.scalars(

@@ -23,6 +23,7 @@ from orin.models.user import User
 from orin.runtime.infrastructure import Infrastructure
 from orin.vision.catches import CatchContext, CatchWriter, catch_id
 from orin.vision.evaluate import Match
+from tests.cli.helpers import START_GUARD_S
 from tests.fixtures.worker_process import start_worker
 
 pytest_plugins = ["tests.fixtures.worker_process"]
@@ -75,7 +76,7 @@ async def test_a_worker_killed_mid_flow_loses_and_duplicates_no_catch(
         await writer.write(context, match(n), frame, track_db_id=f"track-{n}")
     log = tmp_path / "worker.log"
     workers.append(start_worker(scaled_settings, log, ORIN_VISION_CLIP_WAIT_S="1"))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_GUARD_S  # a worker process starts first
     while len(done := await recorded(infra, guard_id)) < CATCHES // 8:
         assert time.monotonic() < deadline, log.read_text()[-2000:]
         await asyncio.sleep(0.05)
@@ -87,7 +88,7 @@ async def test_a_worker_killed_mid_flow_loses_and_duplicates_no_catch(
     for n in range(RESENT):
         await writer.write(context, match(n), frame, track_db_id=f"track-{n}")
     workers.append(start_worker(scaled_settings, log, ORIN_VISION_CLIP_WAIT_S="1"))
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + START_GUARD_S  # a worker process starts first
     while len(done := await recorded(infra, guard_id)) < CATCHES:
         assert time.monotonic() < deadline, f"{len(done)} of {CATCHES}: {log.read_text()[-2000:]}"
         await asyncio.sleep(0.2)
