@@ -1053,6 +1053,12 @@ async def main() -> None:
     parser.add_argument("--parts", type=word_list, default=["p1", "p2", "p3"])
     parser.add_argument("--modes", type=word_list, default=DEFAULT_MODES)
     parser.add_argument(
+        "--base",
+        choices=sorted(name for name, (_, _, gated) in MODES.items() if gated),
+        default="gated",
+        help="settings P1 and P3 run with (and P2's modes start from); default: the defaults",
+    )
+    parser.add_argument(
         "--alt-cameras",
         type=int_list,
         default=[4, 6, 8, 10],
@@ -1060,12 +1066,13 @@ async def main() -> None:
     )
     args = parser.parse_args()
     quiet_logs()
-    vision = VisionSettings()
+    vision = MODES[args.base][1](VisionSettings())
     load = os.getloadavg()
     print(
         f"vision pipeline, vtest 768x576 -> {vision.detect_width} px at "
         f"{vision.detect_fps:g} fps, {os.cpu_count()} cores, OpenCV {cv2.__version__}, "
-        f"pool: {vision.local_workers} worker(s)/detector, max_batch {vision.max_batch}; "
+        f"pool: {vision.local_workers} worker(s)/detector, max_batch {vision.max_batch}, "
+        f"base settings: {args.base}; "
         f"load average at start {load[0]:.2f}"
     )
     began = time.monotonic()
