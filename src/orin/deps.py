@@ -64,10 +64,13 @@ BusDep = Annotated[Bus, Depends(get_bus)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for this request, committed once after the endpoint returned."""
+    """A session for this request, committed once the endpoint returned and before the
+    response is sent (``scope="function"``): a client that acts on a 201 (or on tokens it
+    was just given) finds what the request wrote, and a failed commit is the request's error
+    rather than a write lost after a success was reported."""
     database = cast(Database, request.state.database)
     async with database.transaction() as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
