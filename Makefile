@@ -30,7 +30,7 @@ test: setup web-build ## lint, type-check, then the whole test suite against rea
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
-	cd web && npm run typecheck
+	$(MAKE) --no-print-directory web-typecheck
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: ## tests only, without the slow process-supervision ones
