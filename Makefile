@@ -57,6 +57,7 @@ bench: setup ## benchmarks print figures against a baseline in the same run
 	$(UV) run --frozen python bench/events_bench.py
 	$(UV) run --frozen python bench/ingest_bench.py
 	$(UV) run --frozen python bench/live_latency_bench.py
+	$(UV) run --frozen python bench/detectors_bench.py
 	$(UV) run --frozen python bench/vision_bench.py
 	$(UV) run --frozen python bench/realtime_bench.py
 	$(UV) run --frozen python bench/web_load_bench.py

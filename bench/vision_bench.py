@@ -151,13 +151,10 @@ def decode_vtest(count: int, width: int) -> list[Yuv]:
     return frames
 
 
-def fresh_frames(planes: Sequence[Yuv], start: float = 1_000.0) -> list[Frame]:
-    """New `Frame` objects (their BGR conversion is cached per object, so never reuse them)."""
-    frames = []
-    for index, yuv in enumerate(planes):
-        height = yuv.shape[0] * 2 // 3
-        frames.append(Frame(start + index * 0.2, yuv.shape[1], height, yuv, seq=index + 1))
-    return frames
+def new_frame(yuv: Yuv, index: int, start: float = 1_000.0) -> Frame:
+    """A new `Frame` for the ``index``-th of the 5 fps planes (its BGR conversion is cached per
+    object, so a frame object is never reused)."""
+    return Frame(start + index * 0.2, yuv.shape[1], yuv.shape[0] * 2 // 3, yuv, seq=index + 1)
 
 
 # -- stubs and probes ------------------------------------------------------------------------
@@ -383,25 +380,31 @@ def run_raw(
     return time.perf_counter() - started
 
 
-async def feed(pipeline: CameraPipeline, frames: Sequence[Frame]) -> None:
-    """Give ``pipeline`` (started) ``frames`` as a camera that always has the next one ready:
-    each arrives through `on_frame` as soon as the pipeline has taken the one before (and is
-    working on it), so none is skipped; returns once the last one is done."""
+async def feed(pipeline: CameraPipeline, planes: Sequence[Yuv]) -> None:
+    """Give ``pipeline`` (started) the ``planes`` as a camera that always has the next frame
+    ready: each arrives through `on_frame` as soon as the pipeline has taken the one before (and
+    is working on it), so none is skipped; returns once the last one is done.
+
+    Each `Frame` is made as it arrives and nothing here keeps it, as with the camera's frame
+    reader: a frame lives as long as the pipeline holds it (keeping all of them would make every
+    BGR conversion write to fresh memory, which the pipeline never does).
+    """
     taken = asyncio.Event()
     finished = asyncio.Event()
     process = pipeline.process
+    last = len(planes)
 
     async def taking(frame: Frame, motion: list[Box] | None = None) -> list[Match]:
         taken.set()
         try:
             return await process(frame, motion)
         finally:
-            if frame is frames[-1]:
+            if frame.seq == last:
                 finished.set()
 
     pipeline.process = taking  # type: ignore[method-assign]
-    for frame in frames:
-        pipeline.on_frame(frame)
+    for index, yuv in enumerate(planes):
+        pipeline.on_frame(new_frame(yuv, index))
         await taken.wait()
         taken.clear()
     await finished.wait()
@@ -416,14 +419,13 @@ async def run_pipeline(
     at once (each camera's frames in order, each handed over as the previous one is taken);
     the first pipeline."""
     built = [bench_pipeline(f"p1-{index}", service, vision) for index in range(cameras)]
-    copies = [fresh_frames(planes) for _ in built]
 
-    async def one(pipeline: CameraPipeline, frames: list[Frame]) -> None:
+    async def one(pipeline: CameraPipeline) -> None:
         pipeline.start()
-        await feed(pipeline, frames)
+        await feed(pipeline, planes)
 
     started = time.perf_counter()
-    runs = [one(pipeline, frames) for (pipeline, _), frames in zip(built, copies, strict=True)]
+    runs = [one(pipeline) for pipeline, _ in built]
     await asyncio.gather(*runs)
     elapsed = time.perf_counter() - started
     for pipeline, _ in built:

@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 from pamqp import decode as pamqp_decode
 from pamqp import encode as pamqp_encode
+from pydantic import ValidationError
 
 from orin.config import AmqpSettings, Settings, SettingsError, VisionSettings
+from orin.guards.rule import ObjectClass
 from orin.vision.detectors.base import Detection, Image
 from orin.vision.detectors.config import (
     DetectorConfig,
@@ -157,8 +159,13 @@ async def test_unknown_detector_and_labels() -> None:
 
 def test_labels_are_known_from_the_config_alone() -> None:
     coco = labels_for(SsdCocoConfig())
-    assert len(coco) == 80
-    assert {"person", "car", "truck", "dog", "suitcase"} <= coco
+    assert coco == {c.value for c in ObjectClass} - {"package"}  # what guards can ask for
+    assert labels_for(SsdCocoConfig(classes=("person", "traffic light"))) == {
+        "person",
+        "traffic light",
+    }
+    with pytest.raises(ValidationError, match="not COCO labels: package, unicorn"):
+        SsdCocoConfig(classes=("person", "unicorn", "package"))
     packages = labels_for(OpenImagesSsdConfig())
     assert {"package", "car", "person", "bicycle", "dog", "cat"} <= packages
     assert "box" not in packages

@@ -15,7 +15,9 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper
 
 from orin.vision.detectors import registry
+from orin.vision.detectors import ssd_coco as ssd_coco_module
 from orin.vision.detectors.base import Detection, Detector, DetectorUnavailable, Image
+from orin.vision.detectors.coco import COCO_TF_LABELS
 from orin.vision.detectors.config import OnnxYoloConfig, OpenImagesSsdConfig, SsdCocoConfig
 from orin.vision.detectors.onnx_yolo import OnnxYoloDetector
 from orin.vision.detectors.open_images_ssd import OpenImagesSsdDetector
@@ -41,6 +43,21 @@ def _first_frame() -> Image:
         capture.release()
     assert ok, f"cannot read {DATA / 'vtest.avi'}"
     return np.asarray(frame, dtype=np.uint8)
+
+
+def _vtest_frames(indices: range) -> list[Image]:
+    """vtest.avi's frames at ``indices``."""
+    capture = cv2.VideoCapture(str(DATA / "vtest.avi"))
+    frames: list[Image] = []
+    try:
+        for index in range(indices.stop):
+            ok, frame = capture.read()
+            assert ok, f"cannot read frame {index} of {DATA / 'vtest.avi'}"
+            if index in indices:
+                frames.append(np.asarray(frame, dtype=np.uint8))
+    finally:
+        capture.release()
+    return frames
 
 
 def _iou(a: Detection, b: tuple[float, float, float, float]) -> float:
@@ -91,7 +108,8 @@ def basketball() -> Image:
 def test_registry_builds_the_packaged_models(ssd_coco: Detector, open_images: Detector) -> None:
     assert isinstance(ssd_coco, SsdCocoDetector)
     assert isinstance(open_images, OpenImagesSsdDetector)
-    assert {"person", "car", "truck", "traffic light", "handbag"} <= ssd_coco.labels
+    assert {"person", "car", "truck", "handbag", "suitcase"} <= ssd_coco.labels
+    assert "traffic light" not in ssd_coco.labels  # only what guards can ask for, by default
     assert {"person", "car", "package", "dog", "bicycle"} <= open_images.labels
     assert ssd_coco.input_size == open_images.input_size == (300, 300)
 
@@ -107,8 +125,10 @@ def test_ssd_coco_finds_the_players(ssd_coco: Detector, basketball: Image) -> No
         assert person.y2 - person.y1 > person.x2 - person.x1  # standing players are tall
 
 
-def test_ssd_coco_finds_the_footballer_and_the_ball(ssd_coco: Detector, messi: Image) -> None:
-    (found,) = ssd_coco.detect([messi])
+def test_ssd_coco_finds_the_footballer_and_the_ball(messi: Image) -> None:
+    with_ball = build_detector(SsdCocoConfig(threads=2, classes=("person", "sports ball")))
+    assert with_ball.labels == {"person", "sports ball"}
+    (found,) = with_ball.detect([messi])
     _assert_inside(found, messi)
     height, width = messi.shape[:2]
     # The model is sure of the footballer only: the blurred players behind score ~0.3.
@@ -133,6 +153,58 @@ def test_ssd_coco_batch_equals_single_images(
             assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
             assert _box(a) == pytest.approx(_box(b), abs=0.5)
     assert ssd_coco.detect([]) == []
+
+
+def _full_graph_detections(
+    net: cv2.dnn.Net, image: Image, labels: frozenset[str], floor: float
+) -> list[tuple[str, float, tuple[float, float, float, float]]]:
+    """What the model's own graph, detection-output layer included, finds in ``image``."""
+    net.setInput(cv2.dnn.blobFromImage(image, 1.0, (300, 300), (0, 0, 0), swapRB=True))
+    height, width = image.shape[:2]
+    found = []
+    for _, class_id, score, x1, y1, x2, y2 in net.forward().reshape(-1, 7).tolist():
+        label = COCO_TF_LABELS.get(int(class_id))
+        if label not in labels or score < floor:
+            continue
+        box = (
+            min(max(x1, 0.0), 1.0) * width,
+            min(max(y1, 0.0), 1.0) * height,
+            min(max(x2, 0.0), 1.0) * width,
+            min(max(y2, 0.0), 1.0) * height,
+        )
+        if box[2] > box[0] and box[3] > box[1]:
+            found.append((label, score, box))
+    return sorted(found, key=lambda item: -item[1])
+
+
+@pytest.mark.parametrize("classes", [None, tuple(COCO_TF_LABELS.values())])
+def test_ssd_coco_class_heads_match_the_full_graph(
+    classes: tuple[str, ...] | None, messi: Image, basketball: Image
+) -> None:
+    """The class heads computed outside OpenCV, for the configured classes, give what the
+    whole graph (heads and detection output in OpenCV) gives for those classes."""
+    config = (
+        SsdCocoConfig(threads=2) if classes is None else SsdCocoConfig(threads=2, classes=classes)
+    )
+    detector = build_detector(config)
+    folder = ssd_coco_module._models_dir()
+    net = cv2.dnn.readNetFromTensorflow(
+        str(folder / ssd_coco_module._GRAPH), str(folder / ssd_coco_module._TEXT_GRAPH)
+    )
+    images = [messi, basketball, _read("licenseplate_motion.jpg")]
+    for frame in _vtest_frames(range(0, 100, 20)):
+        images.append(frame)
+        images += [frame[y : y + 300, x : x + 300] for y, x in ((0, 0), (100, 200), (200, 300))]
+    compared = 0
+    for image in images:
+        (got,) = detector.detect([image])
+        want = _full_graph_detections(net, image, detector.labels, config.score_threshold)
+        assert [d.label for d in got] == [label for label, _, _ in want]
+        for detection, (_, score, box) in zip(got, want, strict=True):
+            assert detection.confidence == pytest.approx(score, abs=1e-3)
+            assert _box(detection) == pytest.approx(box, abs=1.0)
+        compared += len(want)
+    assert compared >= 30  # the footballer, the players, people all over the vtest frames
 
 
 # --- Open Images SSD ----------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from orin.config import Settings
 from orin.db import Database
 from orin.models.camera import Camera
 from orin.storage.base import ObjectStorage
 from orin.vision.catches import CatchWriter
 from orin.vision.pipeline import CameraPipeline
+from orin.vision.tracker import load_solver
 from orin.vision.transport.base import DetectionService
 from orin.vision.transport.factory import detection_service
 
@@ -31,6 +34,8 @@ class Vision:
 
     async def start(self) -> None:
         await self.service.start()
+        # Off the event loop: importing it in the first tracked frame stalled the loop 0.65 s.
+        await asyncio.to_thread(load_solver)
 
     async def close(self) -> None:
         for camera_id in list(self.pipelines):

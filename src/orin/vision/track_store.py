@@ -68,7 +68,7 @@ class TrackStore:
     ) -> None:
         """Remember the active tracks; write them when ``flush_s`` has passed (or ``force``)."""
         for track in tracks:
-            self._pending[ids.setdefault(track.id, new_id())] = (track, False)
+            self._pending[row_id_of(track.id, ids)] = (track, False)
         if force or time.monotonic() - self._last_flush >= self.flush_s:
             await self.flush()
 
@@ -101,3 +101,11 @@ class TrackStore:
                 else:
                     for name, value in values.items():
                         setattr(row, name, value)
+
+
+def row_id_of(track_id: str, ids: dict[str, str]) -> str:
+    """The row id of a tracker id, made (and remembered in ``ids``) the first time."""
+    row_id = ids.get(track_id)
+    if row_id is None:
+        row_id = ids[track_id] = new_id()
+    return row_id

@@ -35,7 +35,7 @@ detector's agreement on an object the screen already followed for several frames
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -486,11 +486,7 @@ def _associate(
     iou[labels_t[:, None] != labels_d[None, :]] = 0.0
     # Pairs below the gate cost more than any valid set, so they never displace a valid pair.
     cost = np.where(iou >= min_iou, 1.0 - iou, 1e6)
-    # Imported here: scipy.optimize takes ~0.9 s to import, which every process that merely
-    # imports the pipeline (api, worker) would pay at start.
-    from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
-
-    rows, cols = linear_sum_assignment(cost)
+    rows, cols = _assignment_solver()(cost)
     pairs: list[tuple[Track, Detection]] = []
     used_t: set[int] = set()
     used_d: set[int] = set()
@@ -504,3 +500,18 @@ def _associate(
         [tr for i, tr in enumerate(tracks) if i not in used_t],
         [d for j, d in enumerate(detections) if j not in used_d],
     )
+
+
+def _assignment_solver() -> Callable[[Float], tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """SciPy's Hungarian solver, imported on first use: scipy.optimize takes ~0.65 s to import,
+    which every process that merely imports the pipeline (api, worker) would pay at start."""
+    from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+
+    solver: Callable[[Float], tuple[NDArray[np.intp], NDArray[np.intp]]] = linear_sum_assignment
+    return solver
+
+
+def load_solver() -> None:
+    """Import the assignment solver now. A process that is about to track objects calls this
+    in a thread, so its first tracked frame does not block the event loop for the import."""
+    _assignment_solver()

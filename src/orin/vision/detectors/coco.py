@@ -85,3 +85,10 @@ COCO_TF_LABELS: dict[int, str] = {
     90: "toothbrush",
 }
 """TF id → ORIN label: the COCO 2017 name, lowercase (1 → ``person``, 10 → ``traffic light``)."""
+
+ORIN_COCO_LABELS: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "bus", "truck", "boat", "bird", "cat", "dog",
+    "horse", "sheep", "cow", "bear", "backpack", "umbrella", "handbag", "suitcase",
+)  # fmt: skip
+"""The COCO labels guards can ask for (`orin.guards.rule.ObjectClass` less ``package``): what
+the COCO detector reports unless configured otherwise."""

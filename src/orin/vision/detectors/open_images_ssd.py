@@ -75,6 +75,8 @@ class OpenImagesSsdDetector(Detector):
         self._boxes = int(outputs["raw_outputs/box_encodings"]["index"])
         self._scores = int(outputs["raw_outputs/class_predictions"]["index"])
         self._anchors = ssd_anchors()
+        threshold = config.score_threshold
+        self._logit_floor = float(np.log(threshold / (1.0 - threshold)))
         shape = tuple(outputs["raw_outputs/class_predictions"]["shape"])
         if shape != (1, len(self._anchors), len(self._class_labels)):
             raise DetectorUnavailable(f"unexpected {NPM_PACKAGE} SSD output shape {shape}")
@@ -91,27 +93,38 @@ class OpenImagesSsdDetector(Detector):
         return [self._detect_one(image) for image in images]
 
     def _run(self, image: Image) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The raw box encodings and class logits for one image (copies, safe to keep)."""
         rgb = cv2.cvtColor(cv2.resize(image, (_SIDE, _SIDE)), cv2.COLOR_BGR2RGB)
-        tensor = (rgb.astype(np.float32) / 127.5 - 1.0)[np.newaxis]
-        self._interpreter.set_tensor(self._input, tensor)
+        # Scale straight into the interpreter's input buffer: [0, 255] → [-1, 1].
+        np.subtract(
+            np.multiply(rgb, 1 / 127.5, dtype=np.float32),
+            1.0,
+            out=self._interpreter.tensor(self._input)()[0],
+        )
         self._interpreter.invoke()
-        encodings = self._interpreter.get_tensor(self._boxes)[0].astype(np.float32)
-        logits = self._interpreter.get_tensor(self._scores)[0].astype(np.float32)
+        # get_tensor copies: nothing refers to the interpreter's buffers after this.
+        encodings = self._interpreter.get_tensor(self._boxes)[0]
+        logits = self._interpreter.get_tensor(self._scores)[0]
         return encodings, logits
 
     def _detect_one(self, image: Image) -> list[Detection]:
         encodings, logits = self._run(image)
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 1:], -30.0, 30.0)))
-        class_ids = np.argmax(scores, axis=1) + 1
-        best = scores.max(axis=1)
-        keep = best >= self._config.score_threshold
+        # The sigmoid is monotonic: pick each anchor's best class and apply the score floor on
+        # the logits, so only the anchors that pass are turned into scores.
+        logits = logits[:, 1:]
+        class_index = np.argmax(logits, axis=1)
+        best_logit = logits[np.arange(len(logits)), class_index]
+        keep = np.flatnonzero(best_logit >= self._logit_floor)
+        if keep.size == 0:
+            return []
+        best = (1.0 / (1.0 + np.exp(-best_logit[keep]))).astype(np.float32)
         height, width = image.shape[:2]
         boxes = decode_boxes(encodings[keep], self._anchors[keep])
         boxes *= np.asarray([width, height, width, height], dtype=np.float32)
         return nms_detections(
             boxes,
-            best[keep].astype(np.float32),
-            class_ids[keep].astype(np.int64),
+            best,
+            class_index[keep].astype(np.int64) + 1,
             self._class_labels,
             iou_threshold=_IOU_THRESHOLD,
             size=(width, height),

@@ -7,7 +7,6 @@ through the detectors' own `orin_label`, so both sides agree on synonyms (``Box`
 
 from __future__ import annotations
 
-from orin.vision.detectors.coco import COCO_TF_LABELS
 from orin.vision.detectors.config import (
     DetectorConfig,
     OnnxYoloConfig,
@@ -27,7 +26,7 @@ OPEN_IMAGES_CLASSES: tuple[str, ...] = (
 def labels_for(config: DetectorConfig) -> frozenset[str]:
     """The labels a detector built from ``config`` can report."""
     if isinstance(config, SsdCocoConfig):
-        return frozenset(COCO_TF_LABELS.values())
+        return frozenset(config.classes)
     if isinstance(config, OpenImagesSsdConfig):
         return frozenset(orin_label(name) for name in OPEN_IMAGES_CLASSES)
     if isinstance(config, OnnxYoloConfig):
