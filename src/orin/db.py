@@ -136,6 +136,14 @@ class Database:
                 for listener in self._commit_listeners:
                     listener()
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only (nothing it changes is committed): on SQLite it begins
+        deferred and so never takes or waits for the write lock."""
+        async with self.sessionmaker() as session:
+            await session.connection(execution_options={READ_ONLY: True})
+            yield session
+
     async def ping(self, timeout_s: float = 5.0) -> None:
         """Raise `AdapterUnavailable` when the database cannot answer ``SELECT 1``."""
         try:

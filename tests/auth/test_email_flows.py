@@ -47,9 +47,10 @@ from orin.models.base import new_id, utcnow
 from orin.models.email_token import EmailToken, EmailTokenPurpose
 from orin.models.user import User
 from orin.runtime.infrastructure import Infrastructure
-from orin.runtime.tasks import TaskContext
+from orin.runtime.tasks import OwnTransactionsContext
 from tests.auth.conftest import sign_up, unique_email
 from tests.fixtures.services import free_port
+from tests.fixtures.waiting import passes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -199,6 +200,24 @@ async def test_signing_up_mails_a_link_that_verifies_the_address(
     assert verified.json()["email_verified"] is True
     me = await mail_client.get("/api/v1/user/me", headers=user.auth)
     assert me.json()["email_verified"] is True
+
+
+async def test_other_writes_go_through_while_the_mail_server_is_slow(
+    mail_client: httpx.AsyncClient, smtp_server: SmtpServer
+) -> None:
+    """The mail task waits for the SMTP server outside any transaction: on SQLite one left open
+    across the wait holds the only write lock, and every other write would wait with it."""
+    slow = f"{smtp_server.slow_prefix}{uuid.uuid4().hex[:10]}@example.com"
+    await sign_up(mail_client, email=slow)  # its verification mail meets the slow server
+
+    async def held() -> None:
+        assert smtp_server.holding(slow)
+
+    await passes(held, within_s=20)
+    other = await sign_up(mail_client)  # a write while the server holds the first mail
+    assert other.email
+    assert smtp_server.messages_to(slow) == []  # it did not wait for that mail
+    await smtp_server.wait_for(slow, subject=VERIFY_SUBJECT)
 
 
 async def test_a_verification_link_works_only_once(
@@ -549,11 +568,10 @@ async def test_the_mail_task_skips_used_tokens_and_raises_when_smtp_is_down(
                 ids[name] = row.id
 
         async def run(token_id: str) -> None:
-            async with infra.database.transaction() as session:
-                await orin.auth.email_tasks.send_email_token(
-                    TaskContext(session=session, infra=infra),
-                    Message(topic=MAIL_TOPIC, payload={"email_token_id": token_id}),
-                )
+            await orin.auth.email_tasks.send_email_token(
+                OwnTransactionsContext(infra, MAIL_TOPIC),
+                Message(topic=MAIL_TOPIC, payload={"email_token_id": token_id}),
+            )
 
         await run(ids["used"])  # nothing to send, so no connection attempted
         await run("no-such-token")

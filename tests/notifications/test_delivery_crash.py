@@ -17,17 +17,14 @@ from sqlalchemy import select
 from orin.config import Settings
 from orin.events.service import record_event
 from orin.models.base import utcnow
-from orin.models.camera import Camera
 from orin.models.event import EventKind
-from orin.models.guard import Guard, GuardCamera
 from orin.models.notification import Notification
-from orin.models.space import Space, SpaceMember, SpaceRole
-from orin.models.user import User
 from orin.notifications.planner import CATCH
 from orin.notifications.webhooks import webhook_secret
 from orin.outbox import enqueue
 from orin.runtime.infrastructure import Infrastructure
 from tests.cli.helpers import START_GUARD_S
+from tests.fixtures.seeding import watched_camera
 from tests.fixtures.worker_process import start_worker
 from tests.notifications.fakes.webhook_receiver import WebhookReceiver
 
@@ -46,23 +43,10 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 async def seed(infra: Infrastructure, hook_url: str) -> tuple[str, str, str, str]:
     async with infra.database.transaction() as session:
-        user = User(
-            email=f"owner-{time.time_ns()}@example.com",
-            password_hash="x",
-            preferences={"channels": ["webhook"], "webhook_url": hook_url},
+        seeded = await watched_camera(
+            session, preferences={"channels": ["webhook"], "webhook_url": hook_url}
         )
-        session.add(user)
-        await session.flush()
-        space = Space(name="Home", timezone="UTC", created_by=user.id)
-        session.add(space)
-        await session.flush()
-        session.add(SpaceMember(space_id=space.id, user_id=user.id, role=SpaceRole.OWNER))
-        camera = Camera(space_id=space.id, name="Door", main_url="rtsp://127.0.0.1/door")
-        guard = Guard(space_id=space.id, name="Person", rule={"objects": ["person"]})
-        session.add_all([camera, guard])
-        await session.flush()
-        session.add(GuardCamera(guard_id=guard.id, camera_id=camera.id))
-        return user.id, space.id, camera.id, guard.id
+    return seeded.user_id, seeded.space_id, seeded.camera_id, seeded.guard_id
 
 
 async def test_a_worker_killed_mid_delivery_sends_it_after_restart_once(

@@ -319,6 +319,34 @@ async def test_transient_failures_are_retried_then_dead_lettered(
     await passes(dead, within_s=20)
 
 
+async def test_other_writes_go_through_while_a_provider_is_slow(
+    napi: Api, receiver: WebhookReceiver
+) -> None:
+    """The delivery waits for the provider outside any transaction: on SQLite one left open
+    across the wait holds the only write lock, and every other write would wait with it."""
+    owner = await napi.sign_up()
+    space_id, camera_id, guard_id = await watched_camera(owner)
+    await use_webhook(napi, owner, receiver)
+    receiver.stall_next(6.0)
+    await record_catch(napi, space_id, camera_id, guard_id)
+
+    async def asked() -> None:
+        assert receiver.requests
+
+    await passes(asked, within_s=20)
+    response = await owner.patch("/api/v1/user/me/preferences", json={"timezone": "Europe/Paris"})
+    assert response.status_code == 200, response.text
+    row = await only_row(napi, owner.user_id)
+    assert (row.status, row.attempts) == ("queued", 0)  # the write did not wait for the send
+
+    async def sent() -> None:
+        row = await only_row(napi, owner.user_id)
+        assert (row.status, row.attempts) == ("sent", 1)
+
+    await passes(sent, within_s=20)
+    assert list(receiver.deliveries) == [row.key]
+
+
 async def test_a_permanent_refusal_fails_at_once(napi: Api, receiver: WebhookReceiver) -> None:
     owner = await napi.sign_up()
     space_id, camera_id, guard_id = await watched_camera(owner)

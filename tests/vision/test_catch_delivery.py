@@ -5,7 +5,6 @@ a catch only if its id is new. Scaled adapter set (a real `orin worker` process)
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
@@ -15,15 +14,12 @@ import numpy as np
 from sqlalchemy import func, select
 
 from orin.config import Settings
-from orin.models.camera import Camera
 from orin.models.event import Event, EventKind
-from orin.models.guard import Guard, GuardCamera
-from orin.models.space import Space, SpaceMember, SpaceRole
-from orin.models.user import User
 from orin.runtime.infrastructure import Infrastructure
 from orin.vision.catches import CatchContext, CatchWriter, catch_id
 from orin.vision.evaluate import Match
 from tests.cli.helpers import START_GUARD_S
+from tests.fixtures.seeding import watched_camera
 from tests.fixtures.worker_process import start_worker
 
 pytest_plugins = ["tests.fixtures.worker_process"]
@@ -35,19 +31,8 @@ RESENT = 40
 
 async def seed(infra: Infrastructure) -> tuple[CatchContext, str]:
     async with infra.database.transaction() as session:
-        user = User(email=f"owner-{os.getpid()}-{time.time_ns()}@example.com", password_hash="x")
-        session.add(user)
-        await session.flush()
-        space = Space(name="Home", timezone="UTC", created_by=user.id)
-        session.add(space)
-        await session.flush()
-        session.add(SpaceMember(space_id=space.id, user_id=user.id, role=SpaceRole.OWNER))
-        camera = Camera(space_id=space.id, name="Door", main_url="rtsp://127.0.0.1/door")
-        guard = Guard(space_id=space.id, name="Person", rule={"objects": ["person"]})
-        session.add_all([camera, guard])
-        await session.flush()
-        session.add(GuardCamera(guard_id=guard.id, camera_id=camera.id))
-        return CatchContext(space.id, camera.id), guard.id
+        seeded = await watched_camera(session)
+    return CatchContext(seeded.space_id, seeded.camera_id), seeded.guard_id
 
 
 async def recorded(infra: Infrastructure, guard_id: str) -> list[str]:

@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from orin.admin import repository
 from orin.admin.service import queue_rows
 from orin.bus.base import Bus
-from orin.db import READ_ONLY, Database
+from orin.db import Database
 from orin.models.camera import CameraStatus
 from orin.models.event import EventKind
 from orin.models.guard import GuardState
@@ -105,8 +105,7 @@ class DomainMetrics(Collector):
     async def _refresh(self, database: Database, bus: Bus) -> None:
         try:
             count_events = time.monotonic() - self._events_counted >= EVENT_COUNTS_EVERY_S
-            async with database.transaction() as session:
-                await session.connection(execution_options={READ_ONLY: True})
+            async with database.reading() as session:
                 events = await repository.event_counts_by_kind(session) if count_events else None
                 cameras, _ = await repository.camera_counts(session)
                 guards = await repository.guard_counts(session)

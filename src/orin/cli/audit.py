@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from orin.audit import ChainReport, verify_chain
 from orin.cli.errors import plain_errors
 from orin.config import Settings, load_settings
-from orin.db import READ_ONLY, Database, safe_url
+from orin.db import Database, safe_url
 from orin.errors import AdapterUnavailable
 from orin.observability.logging import configure_logging
 
@@ -36,10 +36,9 @@ async def _verify(settings: Settings, batch_size: int) -> ChainReport:
     try:
         await database.ping()
         try:
-            async with database.sessionmaker() as session:
-                # Read-only: on SQLite the check then never holds the write lock, so a running
-                # ORIN keeps writing while a long log is read.
-                await session.connection(execution_options={READ_ONLY: True})
+            # Read-only: on SQLite the check then never holds the write lock, so a running
+            # ORIN keeps writing while a long log is read.
+            async with database.reading() as session:
                 return await verify_chain(session, batch_size=batch_size)
         except SQLAlchemyError as exc:
             # A reachable database without the table (not migrated) and the like: one line.

@@ -1,7 +1,14 @@
 """Delivering one notification row: render its notice, send it, record the outcome.
 
-The send happens inside the `DELIVER` task's transaction, like the other mail-sending tasks:
-when the worker dies mid-send nothing is recorded, the bus delivers the job again and the same
+Three steps, and no transaction stays open while the provider answers (on SQLite an open
+writing transaction holds the only write lock, so every other writer would wait for it):
+
+1. a read-only transaction loads the row and renders its target and notice;
+2. the notice is sent, outside any transaction;
+3. a writing transaction records the outcome and the job's message as processed, unless the
+   row changed meanwhile (a repeat of the same job recorded first: the outcome is dropped).
+
+When the worker dies mid-send nothing is recorded, the bus delivers the job again and the same
 notice goes out again under the same key (webhook ``X-ORIN-Event-Id``, Web Push ``Topic``, FCM
 collapse key, mail ``Message-ID``), so the receiving side can drop the repeat. Outcomes:
 
@@ -17,6 +24,7 @@ collapse key, mail ``Message-ID``), so the receiving side can drop the repeat. O
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -25,7 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orin.bus.base import retry_delay
 from orin.config import Settings
+from orin.db import Database
 from orin.errors import NotFound
+from orin.models.base import utcnow
 from orin.models.event import Event
 from orin.models.notification import Notification, NotificationStatus, PushKind, PushSubscription
 from orin.models.user import User
@@ -47,6 +57,7 @@ from orin.notifications.render import render_catch, render_digest
 from orin.notifications.summaries import events_link, summarise
 from orin.notifications.webhooks import check_webhook_url, webhook_secret
 from orin.outbox import enqueue
+from orin.outbox.consumer import claim_message, was_handled
 from orin.storage.base import ObjectStorage
 from orin.users.schemas import Channel, Preferences
 
@@ -54,40 +65,122 @@ logger = structlog.get_logger(__name__)
 
 ERROR_LIMIT = 1000
 """Characters of a provider's error kept in ``last_error``."""
+RESCHEDULED_SLACK = timedelta(seconds=1)
+"""A job for a row due more than this later is an older job of a rescheduled row."""
 
 
 class Undeliverable(Exception):
     """The row cannot be delivered at all (no target, no catch): it is marked failed."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    """One `DELIVER` job: the bus message and the row it names."""
+
+    message_id: str
+    notification_id: str
+    consumer: str
+    """The name the job's message is recorded as processed under."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one try came to: the provider's id when sent, else the error."""
+
+    provider_id: str | None = None
+    error: Exception | None = None
+
+
 async def deliver(
+    database: Database,
+    job: DeliveryJob,
+    *,
+    settings: Settings,
+    server_secret: bytes,
+    storage: ObjectStorage,
+    channels: ChannelSet,
+) -> None:
+    """Send the job's row once and record what happened (see the module docstring)."""
+    async with database.reading() as session:
+        if await was_handled(session, job.consumer, job.message_id):
+            return
+        row = await session.get(Notification, job.notification_id)
+        if not _due(row, utcnow()):
+            return  # a repeat of a finished delivery, a deleted row, or an older job
+        assert row is not None
+        seen_attempts = row.attempts
+        rendered: tuple[Target, Notice] | Undeliverable
+        try:
+            rendered = await _render(
+                session, row, settings=settings, server_secret=server_secret, storage=storage
+            )
+        except Undeliverable as error:
+            rendered = error
+    if isinstance(rendered, Undeliverable):
+        outcome = _Outcome(error=rendered)
+    else:
+        outcome = await _send(channels, *rendered)
+    async with database.transaction() as session:
+        if not await claim_message(session, job.consumer, job.message_id):
+            return
+        row = await session.get(Notification, job.notification_id)
+        if row is None or row.status != NotificationStatus.QUEUED or row.attempts != seen_attempts:
+            logger.info("notifications.try_overtaken", notification_id=job.notification_id)
+            return
+        await _record(session, row, outcome, settings=settings, now=utcnow())
+
+
+def _due(row: Notification | None, now: datetime) -> bool:
+    """Whether ``row`` is still waiting for this job."""
+    if row is None or row.status != NotificationStatus.QUEUED:
+        return False
+    return row.next_attempt_at is None or row.next_attempt_at <= now + RESCHEDULED_SLACK
+
+
+async def _render(
     session: AsyncSession,
     row: Notification,
     *,
     settings: Settings,
     server_secret: bytes,
     storage: ObjectStorage,
-    channels: ChannelSet,
+) -> tuple[Target, Notice]:
+    """Where ``row`` goes and what it says; `Undeliverable` when it cannot go anywhere."""
+    user = await session.get(User, row.user_id)
+    if user is None:
+        raise Undeliverable("the user no longer exists")
+    preferences = Preferences.model_validate(user.preferences or {})
+    target = await _target(
+        session, row, user, preferences, settings=settings, server_secret=server_secret
+    )
+    notice = await _notice(session, row, preferences, settings=settings, storage=storage)
+    return target, notice
+
+
+async def _send(channels: ChannelSet, target: Target, notice: Notice) -> _Outcome:
+    try:
+        return _Outcome(provider_id=await channels.send(target, notice))
+    except (ChannelUnavailable, DeliveryError) as error:
+        return _Outcome(error=error)
+
+
+async def _record(
+    session: AsyncSession,
+    row: Notification,
+    outcome: _Outcome,
+    *,
+    settings: Settings,
     now: datetime,
 ) -> None:
-    """Send ``row`` once and record what happened (see the module docstring)."""
+    """Write the outcome of one try to ``row``."""
     log = logger.bind(notification_id=row.id, channel=row.channel, kind=row.kind)
     row.attempts += 1
-    try:
-        user = await session.get(User, row.user_id)
-        if user is None:
-            raise Undeliverable("the user no longer exists")
-        preferences = Preferences.model_validate(user.preferences or {})
-        target = await _target(
-            session, row, user, preferences, settings=settings, server_secret=server_secret
-        )
-        notice = await _notice(session, row, preferences, settings=settings, storage=storage)
-        provider_id = await channels.send(target, notice)
-    except (Undeliverable, ChannelUnavailable) as error:
+    error = outcome.error
+    if isinstance(error, Undeliverable | ChannelUnavailable):
         _fail(row, NotificationStatus.FAILED, str(error))
         log.warning("notifications.undeliverable", error=str(error))
         return
-    except TransientDeliveryError as error:
+    if isinstance(error, TransientDeliveryError):
         _retry_or_bury(session, row, error, settings=settings, now=now)
         log.warning(
             "notifications.retry",
@@ -97,7 +190,7 @@ async def deliver(
             outcome=row.status.value,
         )
         return
-    except DeliveryError as error:
+    if isinstance(error, DeliveryError):
         _fail(row, NotificationStatus.FAILED, error.message)
         if isinstance(error, TargetGone) and row.channel == Channel.PUSH:
             await session.execute(delete(PushSubscription).where(PushSubscription.id == row.target))
@@ -106,7 +199,7 @@ async def deliver(
         return
     row.status = NotificationStatus.SENT
     row.sent_at = now
-    row.provider_id = provider_id[:200] if provider_id else None
+    row.provider_id = outcome.provider_id[:200] if outcome.provider_id else None
     row.last_error = ""
     row.next_attempt_at = None
     if row.channel == Channel.PUSH:

@@ -24,13 +24,13 @@ from orin.models.camera import Camera, CameraStatus
 from orin.models.event import Event
 from orin.models.notification import Notification, NotificationStatus
 from orin.notifications.channels.registry import channel_set
-from orin.notifications.delivery import deliver
+from orin.notifications.delivery import DeliveryJob, deliver
 from orin.notifications.digests import release_held
 from orin.notifications.mqtt_link import mqtt_publisher
 from orin.notifications.planner import CATCH, DELIVER, plan_catch
 from orin.notifications.summaries import summarise
 from orin.outbox import enqueue
-from orin.runtime.tasks import TaskContext, tasks
+from orin.runtime.tasks import OwnTransactionsContext, TaskContext, tasks
 
 logger = structlog.get_logger(__name__)
 
@@ -89,23 +89,18 @@ async def mqtt_camera_task(ctx: TaskContext, message: Message) -> None:
     )
 
 
-@tasks.task(DELIVER)
-async def deliver_task(ctx: TaskContext, message: Message) -> None:
-    """Deliver the row named in the payload, unless it is no longer queued."""
-    row = await ctx.session.get(Notification, str(message.payload["notification_id"]))
-    if row is None or row.status != NotificationStatus.QUEUED:
-        return  # a repeat of a finished delivery, or a row deleted with its user
-    now = utcnow()
-    if row.next_attempt_at is not None and row.next_attempt_at > now + timedelta(seconds=1):
-        return  # an older job of a row that has been rescheduled since
+@tasks.own_transactions(DELIVER)
+async def deliver_task(ctx: OwnTransactionsContext, message: Message) -> None:
+    """Deliver the row named in the payload, unless it is no longer queued; the provider is
+    waited for outside any transaction (`orin.notifications.delivery`)."""
+    infra = ctx.infra
     await deliver(
-        ctx.session,
-        row,
-        settings=ctx.infra.settings,
-        server_secret=ctx.infra.secret,
-        storage=ctx.infra.storage,
-        channels=channel_set(ctx.infra.settings),
-        now=now,
+        infra.database,
+        DeliveryJob(message.id, str(message.payload["notification_id"]), ctx.consumer),
+        settings=infra.settings,
+        server_secret=infra.secret,
+        storage=infra.storage,
+        channels=channel_set(infra.settings),
     )
 
 

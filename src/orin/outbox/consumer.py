@@ -41,3 +41,23 @@ def idempotent(database: Database, consumer: str, handler: SessionHandler) -> Ha
             logger.info("bus.duplicate_raced", consumer=consumer, message_id=message.id)
 
     return run
+
+
+async def was_handled(session: AsyncSession, consumer: str, message_id: str) -> bool:
+    """Whether ``consumer`` has recorded ``message_id`` as processed."""
+    return await repository.was_processed(session, consumer, message_id)
+
+
+async def claim_message(session: AsyncSession, consumer: str, message_id: str) -> bool:
+    """Record ``message_id`` as processed by ``consumer`` in the session's transaction; False
+    (and nothing recorded) when it already was.
+
+    For tasks that run their own transactions (`orin.runtime.tasks`): call it in the
+    transaction that writes the outcome. A repeat handled at the same moment makes that commit
+    fail on the processed-id key, and the bus delivers the message again, to be skipped.
+    """
+    if await repository.was_processed(session, consumer, message_id):
+        logger.info("bus.duplicate_skipped", consumer=consumer, message_id=message_id)
+        return False
+    repository.record_processed(session, consumer, message_id)
+    return True

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orin.auth import email_tasks
 from orin.auth.keys import KeyRing
-from orin.bus.base import Message
+from orin.bus.base import Handler, Message
 from orin.config import S3Settings, Settings
 from orin.events import tasks as event_tasks
 from orin.gdpr import export as gdpr_export
@@ -36,7 +37,15 @@ from orin.runtime import maintenance
 from orin.runtime.heartbeat import Heartbeat
 from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.scheduler import Scheduler
-from orin.runtime.tasks import TaskContext, TaskHandler, TaskRegistry, tasks
+from orin.runtime.tasks import (
+    OwnTransactionsContext,
+    OwnTransactionsHandler,
+    TaskContext,
+    TaskHandler,
+    TaskRegistry,
+    TaskSpec,
+    tasks,
+)
 from orin.spaces import invite_mail
 from orin.vision import tasks as vision_tasks
 from orin.vision.service import Vision
@@ -99,9 +108,7 @@ class Runtime:
         """Start adapters, then the roles' background work."""
         if "worker" in self.roles:
             for spec in self.registry.specs:
-                self.infra.bus.subscribe(
-                    spec.topic, spec.queue, self._task_handler(spec.queue, spec.handler)
-                )
+                self.infra.bus.subscribe(spec.topic, spec.queue, self._task_handler(spec))
         try:
             await self.infra.start()
         except BaseException:
@@ -170,8 +177,11 @@ class Runtime:
         await self.infra.close()
         logger.info("runtime.stopped", roles=sorted(self.roles))
 
-    def _task_handler(self, consumer: str, handler: TaskHandler) -> _Bound:
-        return _Bound(self.infra, consumer, handler)
+    def _task_handler(self, spec: TaskSpec) -> Handler:
+        if spec.own_transactions:
+            handler = cast(OwnTransactionsHandler, spec.handler)
+            return functools.partial(handler, OwnTransactionsContext(self.infra, spec.queue))
+        return _Bound(self.infra, spec.queue, cast(TaskHandler, spec.handler))
 
 
 async def _apply_archive_rule(s3: S3Settings) -> None:

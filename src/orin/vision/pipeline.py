@@ -32,9 +32,8 @@ from numpy.typing import NDArray
 
 from orin.cameras.geometry import Zone
 from orin.config import VisionSettings
-from orin.db import READ_ONLY, Database
+from orin.db import Database
 from orin.ingest.frames import Frame
-from orin.models.base import new_id
 from orin.streaming.snapshot import mask_pixels
 from orin.vision.catches import CatchContext, CatchWriter
 from orin.vision.detectors.base import Detection
@@ -49,7 +48,7 @@ from orin.vision.regions import (
     regions_for,
 )
 from orin.vision.screening import Confirmations, DetectorPlan, confirm_tracks, plan_detectors
-from orin.vision.track_store import TrackStore
+from orin.vision.track_store import TrackStore, row_id_of
 from orin.vision.tracker import Track, Tracker, TrackerConfig, TrackState
 from orin.vision.transport.base import DetectionService
 from orin.vision.watch import CameraWatch, load_watch
@@ -206,9 +205,8 @@ class CameraPipeline:
 
     async def _current_watch(self, now: float) -> CameraWatch | None:
         if not self._fixed_watch and now - self._watch_loaded_at >= WATCH_RELOAD_S:
-            async with self.database.sessionmaker() as session:
-                # Read-only: on SQLite this reload never takes the write lock.
-                await session.connection(execution_options={READ_ONLY: True})
+            # Read-only: on SQLite this reload never takes the write lock.
+            async with self.database.reading() as session:
                 self.watch = await load_watch(session, self.camera_id)
             self._watch_loaded_at = now
         return self.watch
@@ -440,7 +438,7 @@ class CameraPipeline:
             shot = keeper.frame
             box = _normalised(track.best.box, shot)
         image = self._masked(shot)
-        track_db_id = self._track_ids.setdefault(match.track_id, new_id())
+        track_db_id = row_id_of(match.track_id, self._track_ids)
         await self.writer.write(
             CatchContext(watch.space_id, self.camera_id),
             replace(match, box=box),
