@@ -38,13 +38,14 @@ async def test_answered_pings_keep_the_socket_open(open_realtime: OpenRealtime) 
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 1.5
             pings = 0
-            while loop.time() < deadline:
-                message = await ws.receive(within_s=1)
+            # Five answered pings span more than twice the two-miss limit. A ping
+            # may come late on a loaded host; a close would raise here.
+            while pings < 5 or loop.time() < deadline:
+                message = await ws.receive(within_s=3)
                 assert message["type"] == "ping"
                 pings += 1
                 await ws.send_json({"type": "pong"})
             assert ws.closed is None
-    assert pings >= 5
 
 
 async def test_an_expiring_token_closes_the_socket_with_4401(open_realtime: OpenRealtime) -> None:
@@ -71,8 +72,10 @@ async def test_a_fresh_auth_before_expiry_keeps_the_socket_open(
             assert second["expires_at"] > first["expires_at"]
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 2.0
+            # Reading past the first token's expiry: a close would raise here. The
+            # wait per ping is generous because pings come late on a loaded host.
             while loop.time() < deadline:
-                message = await ws.receive(within_s=1)
+                message = await ws.receive(within_s=3)
                 assert message["type"] == "ping"
                 await ws.send_json({"type": "pong"})
             assert ws.closed is None
