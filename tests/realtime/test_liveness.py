@@ -28,7 +28,8 @@ async def test_unanswered_pings_close_the_socket_with_4408(open_realtime: OpenRe
             took = loop.time() - started
     assert getattr(closed, "code", None) == CloseCode.PONG_TIMEOUT, closed
     assert pings == 2
-    assert 0.4 <= took < 1.5
+    # Two missed pongs at 0.2 s: about 0.6 s; the upper bound leaves room for a loaded host.
+    assert 0.4 <= took < 3.0
 
 
 async def test_answered_pings_keep_the_socket_open(open_realtime: OpenRealtime) -> None:
