@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from orin.config import MailSettings, NotifySettings, Settings
@@ -21,12 +24,13 @@ from orin.ingest.status import StatusRecorder
 from orin.models.base import utcnow
 from orin.models.camera import CameraStatus
 from orin.models.event import EventKind
-from orin.models.notification import Notification, NotificationStatus
+from orin.models.notification import Notification, NotificationStatus, PushSubscription
 from orin.notifications.digests import release_held
 from orin.notifications.planner import plan_catch
 from orin.notifications.webhooks import webhook_secret
 from tests.fixtures.api import Api, Person, open_api
 from tests.fixtures.waiting import passes
+from tests.notifications.fakes.push_service import PushService
 from tests.notifications.fakes.webhook_receiver import WebhookReceiver
 from tests.notifications.helpers import SNAPSHOT_JPEG, record_catch
 
@@ -36,6 +40,11 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.fixtures.smtp"]
 
 APP_URL = "https://app.orin.test"
+VAPID_PEM = (
+    ec.generate_private_key(ec.SECP256R1())
+    .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    .decode()
+)
 
 
 @pytest.fixture
@@ -44,6 +53,8 @@ def notify_settings(api_settings: Settings, smtp_server: SmtpServer) -> Settings
         update={
             "notify": NotifySettings(
                 allowed_networks=["127.0.0.1/32"],
+                vapid_private_key=SecretStr(VAPID_PEM),
+                vapid_subject="mailto:alerts@orin.test",
                 retry_base_s=0.2,
                 retry_max_s=0.5,
                 max_attempts=3,
@@ -359,6 +370,69 @@ async def test_a_permanent_refusal_fails_at_once(napi: Api, receiver: WebhookRec
         assert (row.status, row.attempts) == ("failed", 1)
 
     await passes(failed, within_s=20)
+
+
+@pytest.fixture
+async def push_service() -> AsyncIterator[PushService]:
+    service = PushService()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+async def test_push_endpoints_are_checked_again_before_each_delivery(
+    napi: Api, push_service: PushService
+) -> None:
+    owner = await napi.sign_up()
+    space_id, camera_id, guard_id = await watched_camera(owner)
+    browser = push_service.subscribe()
+    added = await owner.post(
+        "/api/v1/user/me/push-subscriptions",
+        json={
+            "endpoint": browser.target.endpoint,
+            "keys": {"p256dh": browser.target.p256dh, "auth": browser.target.auth},
+        },
+    )
+    assert added.status_code == 201, added.text
+    prefs = await owner.patch("/api/v1/user/me/preferences", json={"channels": ["push"]})
+    assert prefs.status_code == 200, prefs.text
+    await record_catch(napi, space_id, camera_id, guard_id)
+
+    async def pushed() -> None:
+        assert len(push_service.messages_for(browser)) == 1
+        assert [(r.channel, r.status) for r in await rows_of(napi, owner.user_id)] == [
+            ("push", "sent")
+        ]
+
+    await passes(pushed, within_s=20)
+    # The endpoint now leads outside the allowed networks, as when its name resolves to
+    # another address or the operator narrows `notify.allowed_networks`.
+    moved = browser.target.endpoint.replace("127.0.0.1", "127.0.0.2")
+    async with napi.database.transaction() as session:
+        await session.execute(
+            update(PushSubscription)
+            .where(PushSubscription.id == added.json()["id"])
+            .values(endpoint=moved)
+        )
+    second = await owner.post(
+        "/api/v1/guards",
+        json={
+            "space_id": space_id,
+            "name": "Porch watch",
+            "instruction": "tell me when a person shows up",
+            "camera_ids": [camera_id],
+        },
+    )
+    assert second.status_code == 201, second.text
+    await record_catch(napi, space_id, camera_id, second.json()["id"])  # outside the cooldown
+
+    async def refused() -> None:
+        rows = await rows_of(napi, owner.user_id)
+        assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("failed", 1)]
+        assert rows[1].last_error.startswith("The push endpoint is not allowed")
+
+    await passes(refused, within_s=20)
+    assert push_service.requests == 1
 
 
 async def test_catches_and_camera_availability_reach_mqtt(

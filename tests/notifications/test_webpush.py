@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -371,6 +372,28 @@ async def test_unreachable_push_service_is_a_transient_failure(sender: WebPushSe
 
     with pytest.raises(TransientDeliveryError, match="unreachable"):
         await sender.send(target, make_notice())
+
+
+async def test_connects_to_the_checked_address_not_a_new_lookup(sender: WebPushSender) -> None:
+    """The push goes to the address the delivery's policy check found: the endpoint's name
+    (here one no resolver answers for) is not looked up again, and still names the request
+    and the VAPID audience."""
+    named = PushService(host="push.example.invalid")
+    await named.start()
+    try:
+        subscription = named.subscribe()
+        pinned = dataclasses.replace(subscription.target, pinned_host="127.0.0.1")
+
+        await sender.send(pinned, make_notice())
+
+        [message] = named.messages_for(subscription)
+        assert message.headers["host"] == f"push.example.invalid:{named.port}"
+        assert message.claims["aud"] == named.origin
+        with pytest.raises(TransientDeliveryError, match="unreachable"):
+            await sender.send(subscription.target, make_notice(key="unpinned"))
+        assert named.requests == 1
+    finally:
+        await named.stop()
 
 
 async def test_large_digest_fits_the_web_push_limit(

@@ -252,8 +252,14 @@ async def _target(
             raise Undeliverable("the push subscription was removed")
         if subscription.kind == PushKind.FCM:
             return FcmTarget(token=subscription.endpoint)
+        endpoint = await check_webhook_url(
+            subscription.endpoint, settings.notify, fail=Undeliverable, what="push endpoint"
+        )
         return WebPushTarget(
-            endpoint=subscription.endpoint, p256dh=subscription.p256dh, auth=subscription.auth
+            endpoint=subscription.endpoint,
+            p256dh=subscription.p256dh,
+            auth=subscription.auth,
+            pinned_host=endpoint.pinned_host,
         )
     if channel is Channel.EMAIL:
         if user.email_verified_at is None:

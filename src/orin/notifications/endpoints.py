@@ -149,7 +149,7 @@ async def add_push_subscription(
     if isinstance(body, FcmSubscriptionIn):
         kind, endpoint, p256dh, auth = PushKind.FCM, body.token, "", ""
     else:
-        await check_webhook_url(body.endpoint, settings.notify)
+        await check_webhook_url(body.endpoint, settings.notify, what="push endpoint")
         kind, endpoint = PushKind.WEBPUSH, body.endpoint
         p256dh, auth = body.keys.p256dh, body.keys.auth
     row = await db.scalar(

@@ -62,6 +62,9 @@ class WebPushTarget:
     endpoint: str
     p256dh: str
     auth: str
+    pinned_host: str | None = None
+    """The address the endpoint's host was checked at before this delivery: the POST
+    connects there (see `WebhookTarget.pinned_host`)."""
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ The SSRF policy for webhook URLs: the camera address rules, with their own allow
 
 A user's webhook URL makes the worker POST from inside the deployment, so the same refusals as
 for camera addresses apply (loopback, private, link-local, metadata, ...) unless the operator
-lists a network in ``notify.allowed_networks``. The URL is checked when it is saved and
-again before every delivery (DNS may have changed); a connection to the name can still race a
-DNS change between that check and the connect, which the timeout and the signed body bound.
+lists a network in ``notify.allowed_networks``. Browsers' Web Push endpoints follow the same
+rules. A URL is checked when it is saved and again before every delivery (DNS or the policy may
+have changed since), and the delivery connects to the address that check found, so DNS cannot
+answer differently in between.
 """
 
 from __future__ import annotations
@@ -43,15 +44,20 @@ def webhook_policy(settings: NotifySettings) -> NetworkPolicy:
 
 
 async def check_webhook_url(
-    url: str, settings: NotifySettings, *, fail: Callable[[str], Exception] | None = None
+    url: str,
+    settings: NotifySettings,
+    *,
+    fail: Callable[[str], Exception] | None = None,
+    what: str = "webhook URL",
 ) -> CheckedDestination:
     """Raise `WebhookRefused` (or ``fail(message)``) when the policy refuses ``url``'s host;
-    else the addresses it was checked at (connect to these)."""
+    else the addresses it was checked at (connect to these). ``what`` names the URL in the
+    message (Web Push endpoints are checked by the same rules)."""
     host = urlsplit(url).hostname or ""
     try:
         return await resolve_and_check(host, webhook_policy(settings))
     except DestinationRefused as error:
-        message = f"The webhook URL is not allowed: {error.refusal.words}."
+        message = f"The {what} is not allowed: {error.refusal.words}."
         if fail is not None:
             raise fail(message) from None
         raise WebhookRefused(message, extra={"refusal": error.refusal.code}) from None

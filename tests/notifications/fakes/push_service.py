@@ -166,11 +166,15 @@ class _Answer:
 
 
 class PushService:
-    """The fake push service on 127.0.0.1 (start with `start`, stop with `stop`)."""
+    """The fake push service on 127.0.0.1 (start with `start`, stop with `stop`).
 
-    def __init__(self) -> None:
+    ``host`` is the name its endpoints and origin use (a real service's DNS name); it listens
+    on 127.0.0.1 whatever the name, so a name nothing resolves needs a pinned sender.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.port = free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
+        self.origin = f"http://{host}:{self.port}"
         self.subscriptions: dict[str, PushSubscription] = {}
         self.messages: list[PushMessage] = []
         self.rejections: list[tuple[int, str]] = []

@@ -1,10 +1,13 @@
-"""Helpers the HTTP senders share: the Retry-After header, and text cut to a byte budget."""
+"""Helpers the HTTP senders share: the Retry-After header, text cut to a byte budget, and
+requests pinned to the address a destination was checked at."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+import httpx
 
 ELLIPSIS = "…"
 
@@ -40,3 +43,15 @@ def fit_text(render: Callable[[str], bytes], text: str, limit: int) -> str:
             return cut
         budget -= size - limit  # escaping made it longer than its bytes
     return ""
+
+
+def pin_to_address(request: httpx.Request, address: str) -> None:
+    """Connect ``request`` to the checked ``address`` instead of resolving its host again.
+
+    The ``Host`` header (already set from the URL) and, for HTTPS, the TLS server name and
+    certificate check stay those of the URL's host, so DNS cannot answer differently between
+    the policy check and the connection.
+    """
+    if request.url.scheme == "https":
+        request.extensions["sni_hostname"] = request.url.host
+    request.url = request.url.copy_with(host=address.strip("[]"))

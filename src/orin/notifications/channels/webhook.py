@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 import structlog
 
-from orin.notifications.channels.http_headers import retry_after_s
+from orin.notifications.channels.http_headers import pin_to_address, retry_after_s
 from orin.notifications.notice import (
     CatchSummary,
     Notice,
@@ -164,7 +164,7 @@ class WebhookSender:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise PermanentDeliveryError(f"invalid webhook URL: {exc}") from exc
         if target.pinned_host is not None:
-            _pin(request, target.pinned_host)
+            pin_to_address(request, target.pinned_host)
         try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except httpx.UnsupportedProtocol as exc:
@@ -231,13 +231,3 @@ __all__ = [
     "sign",
     "verify_signature",
 ]
-
-
-def _pin(request: httpx.Request, address: str) -> None:
-    """Connect ``request`` to the checked ``address`` instead of resolving its host again; the
-    ``Host`` header (set from the URL already) and, for HTTPS, the TLS server name and
-    certificate check stay those of the URL's host."""
-    host = request.url.host
-    if request.url.scheme == "https":
-        request.extensions["sni_hostname"] = host
-    request.url = request.url.copy_with(host=address.strip("[]"))

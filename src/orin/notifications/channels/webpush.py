@@ -43,7 +43,12 @@ from py_vapid import (  # type: ignore[import-untyped]  # no type information sh
 )
 
 from orin.config import NotifySettings
-from orin.notifications.channels.http_headers import ELLIPSIS, fit_text, retry_after_s
+from orin.notifications.channels.http_headers import (
+    ELLIPSIS,
+    fit_text,
+    pin_to_address,
+    retry_after_s,
+)
 from orin.notifications.notice import (
     Notice,
     PermanentDeliveryError,
@@ -293,10 +298,13 @@ class WebPushSender:
             "Urgency": "high" if notice.severity == "critical" else "normal",
             "Topic": push_topic(notice.key),
         }
+        request = self._client.build_request(
+            "POST", target.endpoint, content=body, headers=headers, timeout=self._timeout
+        )
+        if target.pinned_host is not None:
+            pin_to_address(request, target.pinned_host)
         try:
-            response = await self._client.post(
-                target.endpoint, content=body, headers=headers, timeout=self._timeout
-            )
+            response = await self._client.send(request)
         except httpx.TimeoutException as exc:
             raise TransientDeliveryError(f"push service {origin} timed out") from exc
         except httpx.TransportError as exc:
