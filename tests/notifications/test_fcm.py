@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -363,6 +364,21 @@ async def test_large_digest_fits_the_fcm_limit(fcm: FcmServer, sender: FcmSender
     assert 50 < len(ids) < 300
     assert ids == all_ids[: len(ids)]
     assert notification["body"] == notice.body
+
+
+async def test_overlong_title_and_body_are_cut_to_fit(fcm: FcmServer, sender: FcmSender) -> None:
+    device = fcm.register_device()
+    notice = dataclasses.replace(make_notice(), title="T" * 5000, body="é" * 3000)
+
+    await sender.send(FcmTarget(device), notice)
+
+    [received] = fcm.messages_to(device)
+    data, notification = received.message["data"], received.message["notification"]
+    assert len(orjson.dumps(data)) + len(orjson.dumps(notification)) <= MAX_PAYLOAD_BYTES
+    assert notification["body"] == ""  # cut first, to nothing: the title alone is too long
+    assert notification["title"].startswith("T" * 1000)
+    assert notification["title"].endswith("…")
+    assert data["event_ids"] == notice.catches[0].event_id
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from orin.config import NotifySettings
-from orin.notifications.channels.http_headers import fit_text, retry_after_s
+from orin.notifications.channels.http_headers import (
+    PushContent,
+    fit_push_content,
+    retry_after_s,
+)
 from orin.notifications.channels.webpush import push_topic
 from orin.notifications.notice import (
     FcmTarget,
@@ -144,16 +148,9 @@ def _parse_error(response: httpx.Response) -> _FcmError:
     return _FcmError(str(error.get("status", "")), code, message, about_token)
 
 
-def _payload_size(notification: dict[str, str], data: dict[str, str]) -> int:
-    return len(orjson.dumps(notification)) + len(orjson.dumps(data))
-
-
-def build_message(token: str, notice: Notice, *, limit: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
-    """The FCM v1 ``message`` for one device; notification plus data stay within ``limit``."""
-    critical = notice.severity == "critical"
-    collapse = push_topic(notice.key)
-    ids = [catch.event_id for catch in notice.catches]
-    notification = {"title": notice.title, "body": notice.body}
+def _message_parts(notice: Notice, content: PushContent) -> tuple[dict[str, str], dict[str, str]]:
+    """The ``notification`` and ``data`` objects of a message saying ``content``."""
+    notification = {"title": content.title, "body": content.body}
     image = notice.catches[0].snapshot_url if notice.catches else None
     if image:
         notification["image"] = image
@@ -162,27 +159,27 @@ def build_message(token: str, notice: Notice, *, limit: int = MAX_PAYLOAD_BYTES)
         "key": notice.key,
         "url": notice.link,
         "severity": notice.severity,
-        "event_ids": ",".join(ids),
-        "event_count": str(len(ids)),
+        "event_ids": ",".join(content.event_ids),
+        "event_count": str(len(notice.catches)),
     }
-    if _payload_size(notification, data) > limit:
-        low, high = min(1, len(ids)), len(ids)
-        while low < high:
-            middle = (low + high + 1) // 2
-            trial = {**data, "event_ids": ",".join(ids[:middle])}
-            if _payload_size(notification, trial) <= limit:
-                low = middle
-            else:
-                high = middle - 1
-        data["event_ids"] = ",".join(ids[:low])
-    if _payload_size(notification, data) > limit:
-        notification["body"] = fit_text(
-            lambda text: orjson.dumps({**notification, "body": text}) + orjson.dumps(data),
-            notification["body"],
-            limit,
-        )
-    if _payload_size(notification, data) > limit:
+    return notification, data
+
+
+def _counted(parts: tuple[dict[str, str], dict[str, str]]) -> bytes:
+    """What counts against the payload limit: the two objects as JSON."""
+    return orjson.dumps(parts[0]) + orjson.dumps(parts[1])
+
+
+def build_message(token: str, notice: Notice, *, limit: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """The FCM v1 ``message`` for one device; notification plus data stay within ``limit``
+    (shortened as `fit_push_content` says)."""
+    critical = notice.severity == "critical"
+    collapse = push_topic(notice.key)
+    full = PushContent([catch.event_id for catch in notice.catches], notice.body, notice.title)
+    content = fit_push_content(lambda c: _counted(_message_parts(notice, c)), full, limit)
+    if content is None:
         raise PermanentDeliveryError(f"the notice does not fit a {limit}-byte FCM message")
+    notification, data = _message_parts(notice, content)
     return {
         "token": token,
         "notification": notification,

@@ -1,9 +1,10 @@
-"""Helpers the HTTP senders share: the Retry-After header, text cut to a byte budget, and
-requests pinned to the address a destination was checked at."""
+"""Helpers the HTTP senders share: the Retry-After header, text and push payloads cut to a
+byte budget, and requests pinned to the address a destination was checked at."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -43,6 +44,43 @@ def fit_text(render: Callable[[str], bytes], text: str, limit: int) -> str:
             return cut
         budget -= size - limit  # escaping made it longer than its bytes
     return ""
+
+
+@dataclass(frozen=True)
+class PushContent:
+    """What a push payload says that may be shortened to fit: leading event ids, body, title."""
+
+    event_ids: Sequence[str]
+    body: str
+    title: str
+
+
+def fit_push_content(
+    render: Callable[[PushContent], bytes], content: PushContent, limit: int
+) -> PushContent | None:
+    """``content`` shortened until ``render`` fits ``limit`` bytes, or None if nothing fits.
+
+    The event ids go first, from the end (at least one stays: the count tells the rest), then
+    the body and last the title are cut with an ellipsis (`fit_text`).
+    """
+    if len(render(content)) <= limit:
+        return content
+    ids = list(content.event_ids)
+    low, high = min(1, len(ids)), len(ids)
+    while low < high:  # the most leading ids that fit
+        middle = (low + high + 1) // 2
+        if len(render(replace(content, event_ids=ids[:middle]))) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    content = replace(content, event_ids=ids[:low])
+    if len(render(content)) > limit:
+        body = fit_text(lambda text: render(replace(content, body=text)), content.body, limit)
+        content = replace(content, body=body)
+    if len(render(content)) > limit:
+        title = fit_text(lambda text: render(replace(content, title=text)), content.title, limit)
+        content = replace(content, title=title)
+    return content if len(render(content)) <= limit else None
 
 
 def pin_to_address(request: httpx.Request, address: str) -> None:

@@ -45,7 +45,8 @@ from py_vapid import (  # type: ignore[import-untyped]  # no type information sh
 from orin.config import NotifySettings
 from orin.notifications.channels.http_headers import (
     ELLIPSIS,
-    fit_text,
+    PushContent,
+    fit_push_content,
     pin_to_address,
     retry_after_s,
 )
@@ -135,11 +136,11 @@ def push_topic(key: str) -> str:
     return b64url_encode(hashlib.sha256(key.encode()).digest()[:24])
 
 
-def _payload_document(notice: Notice, event_ids: list[str], body: str, title: str) -> bytes:
+def _payload_document(notice: Notice, content: PushContent) -> bytes:
     document: dict[str, Any] = {
         "type": notice.kind,
-        "title": title,
-        "body": body,
+        "title": content.title,
+        "body": content.body,
         "url": notice.link,
         "key": notice.key,
         "severity": notice.severity,
@@ -147,7 +148,7 @@ def _payload_document(notice: Notice, event_ids: list[str], body: str, title: st
     image = notice.catches[0].snapshot_url if notice.catches else None
     if image:
         document["image"] = image
-    document["event_ids"] = event_ids
+    document["event_ids"] = list(content.event_ids)
     document["event_count"] = len(notice.catches)
     return orjson.dumps(document)
 
@@ -163,32 +164,13 @@ def build_payload(notice: Notice, *, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
     "event_count"}``: ``image`` (the first catch's snapshot) is left out when there is none;
     a long digest keeps only its first event ids (``event_count`` still says how many there
     were, at least one is kept), then a body (or title) still too long is cut with an
-    ellipsis.
+    ellipsis (`fit_push_content`).
     """
-    ids = [catch.event_id for catch in notice.catches]
-    payload = _payload_document(notice, ids, notice.body, notice.title)
-    if len(payload) <= limit:
-        return payload
-    # Keep as many leading ids as fit, at least one: text is cut before the first id goes.
-    low, high = min(1, len(ids)), len(ids)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(_payload_document(notice, ids[:middle], notice.body, notice.title)) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    ids = ids[:low]
-    body, title = notice.body, notice.title
-    payload = _payload_document(notice, ids, body, title)
-    if len(payload) > limit:
-        body = fit_text(lambda text: _payload_document(notice, ids, text, title), body, limit)
-        payload = _payload_document(notice, ids, body, title)
-    if len(payload) > limit:
-        title = fit_text(lambda text: _payload_document(notice, ids, body, text), title, limit)
-        payload = _payload_document(notice, ids, body, title)
-    if len(payload) > limit:
+    full = PushContent([catch.event_id for catch in notice.catches], notice.body, notice.title)
+    content = fit_push_content(lambda c: _payload_document(notice, c), full, limit)
+    if content is None:
         raise PermanentDeliveryError(f"the notice does not fit a {limit}-byte push payload")
-    return payload
+    return _payload_document(notice, content)
 
 
 def _encrypt(payload: bytes, target: WebPushTarget) -> bytes:
