@@ -112,6 +112,7 @@ async def test_channels_need_what_they_deliver_to(api: Api) -> None:
     no_number = await alice.patch(url, json={"channels": ["sms"]})
     assert no_number.status_code == 422
     assert no_number.json()["type"].endswith("channel-not-ready")
+    assert no_number.json()["detail"] == "set `sms_number` to turn on SMS notifications"
     bad_number = await alice.patch(url, json={"sms_number": "0612345678"})
     assert bad_number.status_code == 422
     ok = await alice.patch(url, json={"channels": ["sms", "push"], "sms_number": "+33612345678"})
@@ -120,6 +121,7 @@ async def test_channels_need_what_they_deliver_to(api: Api) -> None:
 
     no_url = await alice.patch(url, json={"channels": ["webhook"]})
     assert no_url.status_code == 422
+    assert no_url.json()["detail"] == "set `webhook_url` to turn on webhook notifications"
     for private in ("http://127.0.0.1/hook", "http://10.1.2.3/hook", "http://169.254.169.254/"):
         refused = await alice.patch(url, json={"webhook_url": private})
         assert refused.status_code == 422, private

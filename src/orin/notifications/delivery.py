@@ -53,6 +53,7 @@ from orin.notifications.notice import (
     WebPushTarget,
 )
 from orin.notifications.planner import DELIVER
+from orin.notifications.readiness import not_ready
 from orin.notifications.render import render_catch, render_digest
 from orin.notifications.summaries import events_link, summarise
 from orin.notifications.webhooks import check_webhook_url, webhook_secret
@@ -261,16 +262,15 @@ async def _target(
             auth=subscription.auth,
             pinned_host=endpoint.pinned_host,
         )
+    reason = not_ready(user, preferences, channel)
+    if reason is not None:
+        raise Undeliverable(reason)
     if channel is Channel.EMAIL:
-        if user.email_verified_at is None:
-            raise Undeliverable("the email address is not verified")
         return EmailTarget(address=user.email, name=user.display_name)
     if channel is Channel.SMS:
-        if not preferences.sms_number:
-            raise Undeliverable("no SMS number is set")
+        assert preferences.sms_number is not None  # ready
         return SmsTarget(number=preferences.sms_number)
-    if not preferences.webhook_url:
-        raise Undeliverable("no webhook URL is set")
+    assert preferences.webhook_url is not None  # ready
     checked = await check_webhook_url(preferences.webhook_url, settings.notify, fail=Undeliverable)
     return WebhookTarget(
         url=preferences.webhook_url,

@@ -34,6 +34,7 @@ from orin.models.notification import Notification, NotificationStatus, PushSubsc
 from orin.models.space import SpaceMember
 from orin.models.user import User
 from orin.notifications.quiet_hours import decide
+from orin.notifications.readiness import not_ready
 from orin.outbox import enqueue
 from orin.users.schemas import Channel, Preferences
 
@@ -101,11 +102,7 @@ def _targets(
 ) -> list[str]:
     if channel is Channel.PUSH:
         return subscriptions
-    if channel is Channel.EMAIL:
-        return [""] if user.email_verified_at is not None else []
-    if channel is Channel.SMS:
-        return [""] if preferences.sms_number else []
-    return [""] if preferences.webhook_url else []
+    return [] if not_ready(user, preferences, channel) else [""]
 
 
 async def plan_catch(

@@ -11,6 +11,7 @@ from orin.auth.schemas import SessionOut, UserOut
 from orin.auth.service import auth_service
 from orin.deps import SessionDep, SettingsDep
 from orin.models.user import User
+from orin.notifications.readiness import not_ready
 from orin.notifications.webhooks import check_webhook_url
 from orin.problems import problem_responses
 from orin.security.ratelimit import ApiRateLimit
@@ -23,6 +24,9 @@ from orin.users.schemas import (
     PreferencesUpdate,
     Subscription,
 )
+
+_READY_WITH = {Channel.SMS: ("sms_number", "SMS"), Channel.WEBHOOK: ("webhook_url", "webhook")}
+"""The preference that makes a channel ready, and the channel's name in messages."""
 
 router = APIRouter(
     prefix="/api/v1/user",
@@ -100,12 +104,15 @@ async def update_preferences(
         if value is not None or name in CLEARABLE_PREFERENCES
     }
     merged = Preferences.model_validate({**preferences_of(user).model_dump(), **changes})
-    if Channel.EMAIL in merged.channels and user.email_verified_at is None:
-        raise EmailNotVerified("verify your email address before turning on email notifications")
-    if Channel.SMS in merged.channels and merged.sms_number is None:
-        raise ChannelNotReady("set `sms_number` to turn on SMS notifications")
-    if Channel.WEBHOOK in merged.channels and merged.webhook_url is None:
-        raise ChannelNotReady("set `webhook_url` to turn on webhook notifications")
+    for channel in merged.channels:
+        if not_ready(user, merged, channel) is None:
+            continue
+        if channel is Channel.EMAIL:
+            raise EmailNotVerified(
+                "verify your email address before turning on email notifications"
+            )
+        field, name = _READY_WITH[channel]
+        raise ChannelNotReady(f"set `{field}` to turn on {name} notifications")
     if "webhook_url" in changes and merged.webhook_url is not None:
         await check_webhook_url(merged.webhook_url, settings.notify)
     user.preferences = merged.model_dump(mode="json")
