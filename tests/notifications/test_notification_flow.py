@@ -170,6 +170,32 @@ async def test_a_catch_reaches_each_member_on_their_channel_and_nobody_else(
     assert (await stranger.get("/api/v1/notifications")).json()["items"] == []
 
 
+async def test_a_disabled_account_hears_nothing(napi: Api, receiver: WebhookReceiver) -> None:
+    owner, member = await napi.sign_up(), await napi.sign_up()
+    admin = await napi.sign_up(admin=True)
+    space_id, camera_id, guard_id = await watched_camera(owner)
+    await owner.invite(space_id, member, "viewer")
+    await use_webhook(napi, owner, receiver)
+    member_receiver = WebhookReceiver()
+    member_receiver.start()
+    try:
+        await use_webhook(napi, member, member_receiver)
+        disabled = await admin.patch(
+            f"/api/v1/admin/users/{member.user_id}", json={"disabled": True}
+        )
+        assert disabled.status_code == 200, disabled.text
+        await record_catch(napi, space_id, camera_id, guard_id)
+
+        async def sent() -> None:
+            assert [r.status for r in await rows_of(napi, owner.user_id)] == ["sent"]
+
+        await passes(sent, within_s=20)
+        assert await rows_of(napi, member.user_id) == []
+        assert member_receiver.deliveries == {}
+    finally:
+        member_receiver.stop()
+
+
 async def test_repeats_within_the_cooldown_are_suppressed(
     napi: Api, receiver: WebhookReceiver
 ) -> None:
@@ -219,22 +245,35 @@ async def test_catches_planned_at_the_same_time_send_once(
     assert statuses[0] in ("queued", "sending", "sent")  # the worker may have sent it already
 
 
+def quiet_from_now() -> dict[str, Any]:
+    """Preferences with quiet hours from an hour ago to an hour ahead, every day (UTC)."""
+    everyday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    now = datetime.now(UTC)
+    start = (now - timedelta(hours=1)).strftime("%H:%M")
+    end = (now + timedelta(hours=1)).strftime("%H:%M")
+    return {"timezone": "UTC", "quiet_hours": [{"days": everyday, "start": start, "end": end}]}
+
+
+async def end_quiet_hours(api: Api, person: Person) -> None:
+    """End ``person``'s quiet window now: the scheduler's release job makes one digest."""
+    async with api.database.transaction() as session:
+        await session.execute(
+            update(Notification)
+            .where(Notification.user_id == person.user_id)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+    async with api.database.transaction() as session:
+        digests = await release_held(session, now=utcnow())
+        assert len(digests) == 1
+
+
 async def test_quiet_hours_hold_catches_and_release_one_digest(
     napi: Api, receiver: WebhookReceiver
 ) -> None:
     owner = await napi.sign_up()
     space_id, camera_id, guard_id = await watched_camera(owner)
-    everyday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     now = datetime.now(UTC)
-    start = (now - timedelta(hours=1)).strftime("%H:%M")
-    end = (now + timedelta(hours=1)).strftime("%H:%M")
-    await use_webhook(
-        napi,
-        owner,
-        receiver,
-        timezone="UTC",
-        quiet_hours=[{"days": everyday, "start": start, "end": end}],
-    )
+    await use_webhook(napi, owner, receiver, **quiet_from_now())
     first = await record_catch(napi, space_id, camera_id, guard_id)
 
     async def held() -> None:
@@ -247,16 +286,7 @@ async def test_quiet_hours_hold_catches_and_release_one_digest(
     await passes(held, within_s=20)
     assert receiver.deliveries == {}
 
-    # The window ends (moved to now): the scheduler's release job makes one digest.
-    async with napi.database.transaction() as session:
-        await session.execute(
-            update(Notification)
-            .where(Notification.user_id == owner.user_id)
-            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
-        )
-    async with napi.database.transaction() as session:
-        digests = await release_held(session, now=utcnow())
-        assert len(digests) == 1
+    await end_quiet_hours(napi, owner)
 
     async def digested() -> None:
         assert len(receiver.deliveries) == 1
@@ -270,6 +300,30 @@ async def test_quiet_hours_hold_catches_and_release_one_digest(
     assert by_kind["digest"].status == NotificationStatus.SENT
     assert by_kind["catch"].status == NotificationStatus.HELD
     assert by_kind["catch"].digest_id == by_kind["digest"].id
+
+
+async def test_catches_held_for_an_account_disabled_since_are_not_sent(
+    napi: Api, receiver: WebhookReceiver
+) -> None:
+    owner, admin = await napi.sign_up(), await napi.sign_up(admin=True)
+    space_id, camera_id, guard_id = await watched_camera(owner)
+    await use_webhook(napi, owner, receiver, **quiet_from_now())
+    await record_catch(napi, space_id, camera_id, guard_id)
+
+    async def held() -> None:
+        assert [r.status for r in await rows_of(napi, owner.user_id)] == ["held"]
+
+    await passes(held, within_s=20)
+    disabled = await admin.patch(f"/api/v1/admin/users/{owner.user_id}", json={"disabled": True})
+    assert disabled.status_code == 200, disabled.text
+    await end_quiet_hours(napi, owner)
+
+    async def refused() -> None:
+        digest = next(r for r in await rows_of(napi, owner.user_id) if r.kind == "digest")
+        assert (digest.status, digest.last_error) == ("failed", "the account is disabled")
+
+    await passes(refused, within_s=20)
+    assert receiver.deliveries == {}
 
 
 async def test_critical_guards_pass_quiet_hours_when_the_user_allows(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,12 +47,14 @@ def visible_space_ids(user_id: str) -> Select[str]:
     return select(SpaceMember.space_id).where(SpaceMember.user_id == user_id)
 
 
+def live_share(now: datetime | None = None) -> ColumnElement[bool]:
+    """SQL condition true for camera shares that have not expired (at ``now``)."""
+    at = now or utcnow()
+    return or_(CameraShare.expires_at.is_(None), CameraShare.expires_at > at)
+
+
 def _live_shares(user_id: str) -> Select[str]:
-    now = utcnow()
-    return select(CameraShare.camera_id).where(
-        CameraShare.user_id == user_id,
-        or_(CameraShare.expires_at.is_(None), CameraShare.expires_at > now),
-    )
+    return select(CameraShare.camera_id).where(CameraShare.user_id == user_id, live_share())
 
 
 def visible_camera_ids(user_id: str) -> Select[str]:

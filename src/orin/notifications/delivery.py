@@ -31,6 +31,7 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orin.admin.accounts import is_disabled
 from orin.bus.base import retry_delay
 from orin.config import Settings
 from orin.db import Database
@@ -150,6 +151,8 @@ async def _render(
     user = await session.get(User, row.user_id)
     if user is None:
         raise Undeliverable("the user no longer exists")
+    if is_disabled(user):
+        raise Undeliverable("the account is disabled")
     preferences = Preferences.model_validate(user.preferences or {})
     target = await _target(
         session, row, user, preferences, settings=settings, server_secret=server_secret

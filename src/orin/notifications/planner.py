@@ -1,10 +1,11 @@
 """Who hears about a catch, how, and when: one notification row per delivery.
 
 For a catch, every user who may see its camera (members of its space and users it is shared
-with, unexpired) gets deliveries on the guard's channels when the guard names some, otherwise
-on the channels of their own preferences. A channel is used only when it can reach the user:
-email needs a verified address, SMS a number, webhooks a URL, push at least one subscription
-(one delivery per subscription). Each delivery is then:
+with, unexpired; disabled accounts left out) gets deliveries on the guard's channels when the
+guard names some, otherwise on the channels of their own preferences. A channel is used only
+when it can reach the user (`readiness.not_ready`: email needs a verified address, SMS a
+number, webhooks a URL), push when the user has a subscription (one delivery per
+subscription). Each delivery is then:
 
 - ``suppressed`` when the same user had a delivery for the same guard, camera and channel
   within ``notify.cooldown_s`` (counted, never sent);
@@ -25,8 +26,9 @@ import structlog
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orin.access.resolve import live_share
+from orin.admin.accounts import disabled_clause
 from orin.config import NotifySettings
-from orin.models.base import utcnow
 from orin.models.camera import Camera, CameraShare
 from orin.models.event import Event
 from orin.models.guard import Guard
@@ -62,15 +64,14 @@ def delivery_key(event_id: str, user_id: str, channel: str, target: str) -> str:
 
 
 async def audience(session: AsyncSession, camera: Camera) -> list[User]:
-    """Users who may see ``camera``: its space's members and its live shares."""
-    now = utcnow()
+    """Users who may see ``camera`` (its space's members and its live shares) and whose
+    account is not disabled."""
     members = select(SpaceMember.user_id).where(SpaceMember.space_id == camera.space_id)
-    shared = select(CameraShare.user_id).where(
-        CameraShare.camera_id == camera.id,
-        or_(CameraShare.expires_at.is_(None), CameraShare.expires_at > now),
-    )
+    shared = select(CameraShare.user_id).where(CameraShare.camera_id == camera.id, live_share())
     rows = await session.scalars(
-        select(User).where(or_(User.id.in_(members), User.id.in_(shared))).order_by(User.id)
+        select(User)
+        .where(or_(User.id.in_(members), User.id.in_(shared)), ~disabled_clause())
+        .order_by(User.id)
     )
     return list(rows)
 

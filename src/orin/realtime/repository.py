@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Final
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from orin.access.resolve import live_share
 from orin.db import READ_ONLY, Database
 from orin.models.base import utcnow
 from orin.models.camera import Camera, CameraShare
@@ -90,8 +91,7 @@ async def load_access(db: AsyncSession, user_ids: Collection[str]) -> dict[str, 
                 spaces[user_id].add(space_id)
         live = await db.execute(
             select(CameraShare.user_id, CameraShare.camera_id, CameraShare.expires_at).where(
-                CameraShare.user_id.in_(batch),
-                or_(CameraShare.expires_at.is_(None), CameraShare.expires_at > now),
+                CameraShare.user_id.in_(batch), live_share(now)
             )
         )
         for user_id, camera_id, expires_at in live:
