@@ -5,7 +5,10 @@ Headless Chromium has no push service to reach, so only the browser's side of it
 for: an init script replaces ``PushManager.prototype.subscribe`` and ``getSubscription`` with
 a subscription made by the local fake push service (tests/notifications/fakes/push_service.py),
 whose keys are real. The server therefore encrypts to keys the fake decrypts, and signs with
-the VAPID key the fake checks, exactly as it would for a browser's own push service.
+the VAPID key the fake checks, exactly as it would for a browser's own push service. The
+message the fake decrypted is then handed to the app's service worker through DevTools'
+``ServiceWorker.deliverPushMessage``, so its ``push`` handler runs in Chromium and the
+notification it shows is read back.
 
 Screens are saved at desktop and phone sizes (names from 47 on); a console error fails the test.
 """
@@ -228,6 +231,17 @@ async def test_push_on_this_device_receives_a_catch_and_is_removed(
 
     await passes(sent, within_s=20)
 
+    # The service worker shows what arrived: the push service's decrypted message is handed to
+    # it as the browser would (DevTools' push delivery), and its notification is read back.
+    shown = await show_in_service_worker(context, page, base, message.payload)
+    assert shown == {
+        "title": payload_of(message)["title"],
+        "body": payload_of(message)["body"],
+        "tag": payload_of(message)["key"],
+        "url": payload_of(message)["url"],
+        "requireInteraction": False,
+    }
+
     # Removing it: the row is gone on the server and the browser is unsubscribed.
     await item.get_by_role("button", name="Remove").click()
     await expect(section.get_by_role("listitem")).to_have_count(0)
@@ -239,6 +253,63 @@ async def test_push_on_this_device_receives_a_catch_and_is_removed(
     assert await subscriptions_of(api, owner.user_id) == []
     assert (await owner.get("/api/v1/user/me/push-subscriptions")).json() == []
     errors.check()
+
+
+def payload_of(message: PushMessage) -> dict[str, Any]:
+    body: dict[str, Any] = message.json()
+    return body
+
+
+SHOWN_NOTIFICATION = """
+async () => {
+  const registration = await navigator.serviceWorker.ready;
+  for (let tries = 0; tries < 100; tries++) {
+    const [shown] = await registration.getNotifications();
+    if (shown) {
+      return {
+        title: shown.title,
+        body: shown.body,
+        tag: shown.tag,
+        url: shown.data && shown.data.url,
+        requireInteraction: shown.requireInteraction,
+      };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return null;
+}
+"""
+
+
+async def show_in_service_worker(
+    context: BrowserContext, page: Page, base: str, payload: bytes
+) -> dict[str, Any] | None:
+    """Deliver ``payload`` to the page's service worker as a push; the notification it shows."""
+    await page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+    cdp = await context.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    await cdp.send("ServiceWorker.enable")
+
+    async def registered() -> None:
+        assert any(not r["isDeleted"] for r in registrations), registrations
+
+    await passes(registered, within_s=10)
+    [registration] = [r for r in registrations if not r["isDeleted"]]
+    await cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": base,
+            "registrationId": registration["registrationId"],
+            "data": payload.decode(),
+        },
+    )
+    shown: dict[str, Any] | None = await page.evaluate(SHOWN_NOTIFICATION)
+    await cdp.detach()
+    return shown
 
 
 def check_message(message: PushMessage, server_key: str, origin: str, event_id: str) -> None:
