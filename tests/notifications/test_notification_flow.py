@@ -77,12 +77,22 @@ async def napi(notify_settings: Settings) -> AsyncIterator[Api]:
         yield opened
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
+def _started_receiver() -> Iterator[WebhookReceiver]:
     started = WebhookReceiver(secret="set-per-test")
     started.start()
     yield started
     started.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    yield from _started_receiver()
+
+
+@pytest.fixture
+def member_receiver() -> Iterator[WebhookReceiver]:
+    """A second receiver, for a second user."""
+    yield from _started_receiver()
 
 
 async def watched_camera(owner: Person) -> tuple[str, str, str]:
@@ -170,30 +180,25 @@ async def test_a_catch_reaches_each_member_on_their_channel_and_nobody_else(
     assert (await stranger.get("/api/v1/notifications")).json()["items"] == []
 
 
-async def test_a_disabled_account_hears_nothing(napi: Api, receiver: WebhookReceiver) -> None:
+async def test_a_disabled_account_hears_nothing(
+    napi: Api, receiver: WebhookReceiver, member_receiver: WebhookReceiver
+) -> None:
     owner, member = await napi.sign_up(), await napi.sign_up()
     admin = await napi.sign_up(admin=True)
     space_id, camera_id, guard_id = await watched_camera(owner)
     await owner.invite(space_id, member, "viewer")
     await use_webhook(napi, owner, receiver)
-    member_receiver = WebhookReceiver()
-    member_receiver.start()
-    try:
-        await use_webhook(napi, member, member_receiver)
-        disabled = await admin.patch(
-            f"/api/v1/admin/users/{member.user_id}", json={"disabled": True}
-        )
-        assert disabled.status_code == 200, disabled.text
-        await record_catch(napi, space_id, camera_id, guard_id)
+    await use_webhook(napi, member, member_receiver)
+    disabled = await admin.patch(f"/api/v1/admin/users/{member.user_id}", json={"disabled": True})
+    assert disabled.status_code == 200, disabled.text
+    await record_catch(napi, space_id, camera_id, guard_id)
 
-        async def sent() -> None:
-            assert [r.status for r in await rows_of(napi, owner.user_id)] == ["sent"]
+    async def sent() -> None:
+        assert [r.status for r in await rows_of(napi, owner.user_id)] == ["sent"]
 
-        await passes(sent, within_s=20)
-        assert await rows_of(napi, member.user_id) == []
-        assert member_receiver.deliveries == {}
-    finally:
-        member_receiver.stop()
+    await passes(sent, within_s=20)
+    assert await rows_of(napi, member.user_id) == []
+    assert member_receiver.deliveries == {}
 
 
 async def test_repeats_within_the_cooldown_are_suppressed(
@@ -211,6 +216,31 @@ async def test_repeats_within_the_cooldown_are_suppressed(
 
     await passes(planned, within_s=20)
     assert len(receiver.deliveries) == 1
+
+
+async def test_the_cooldown_is_per_user(
+    napi: Api, receiver: WebhookReceiver, member_receiver: WebhookReceiver
+) -> None:
+    owner, member = await napi.sign_up(), await napi.sign_up()
+    space_id, camera_id, guard_id = await watched_camera(owner)
+    await use_webhook(napi, owner, receiver)
+    await record_catch(napi, space_id, camera_id, guard_id)
+
+    async def first() -> None:
+        assert [r.status for r in await rows_of(napi, owner.user_id)] == ["sent"]
+
+    await passes(first, within_s=20)
+    await owner.invite(space_id, member, "viewer")
+    await use_webhook(napi, member, member_receiver)
+    await record_catch(napi, space_id, camera_id, guard_id)
+
+    async def second() -> None:
+        owner_rows = await rows_of(napi, owner.user_id)
+        assert [r.status for r in owner_rows] == ["sent", "suppressed"]
+        assert [r.status for r in await rows_of(napi, member.user_id)] == ["sent"]
+
+    await passes(second, within_s=20)
+    assert len(member_receiver.deliveries) == 1
 
 
 async def test_catches_planned_at_the_same_time_send_once(

@@ -121,7 +121,9 @@ async def plan_catch(
         await session.scalars(select(Notification.key).where(Notification.event_id == event.id))
     )
     created: list[Notification] = []
-    for delivery in await deliveries_for(session, guard, await audience(session, camera)):
+    users = await audience(session, camera)
+    cooling = await _cooling_down(session, guard.id, camera.id, users, settings, now=now)
+    for delivery in await deliveries_for(session, guard, users):
         key = delivery_key(event.id, delivery.user.id, delivery.channel, delivery.target)
         if key in existing:
             continue
@@ -138,7 +140,7 @@ async def plan_catch(
             severity=severity,
             created_at=now,
         )
-        await _decide(session, row, delivery.preferences, settings, now=now)
+        _decide(row, delivery.preferences, cooling, now=now)
         session.add(row)
         created.append(row)
     await session.flush()
@@ -156,16 +158,16 @@ async def plan_catch(
     return created
 
 
-async def _decide(
-    session: AsyncSession,
+def _decide(
     row: Notification,
     preferences: Preferences,
-    settings: NotifySettings,
+    cooling: set[tuple[str, str, str]],
     *,
     now: datetime,
 ) -> None:
-    """Set the row's status: suppressed (cooldown), held (quiet hours) or queued."""
-    if settings.cooldown_s > 0 and await _recently_notified(session, row, settings, now=now):
+    """Set the row's status: suppressed (its user, channel and target are in ``cooling``),
+    held (quiet hours) or queued."""
+    if (row.user_id, row.channel, row.target) in cooling:
         row.status = NotificationStatus.SUPPRESSED
         return
     decision = decide(preferences, now, row.severity)
@@ -193,22 +195,30 @@ async def _serialise_cooldown(session: AsyncSession, guard_id: str, camera_id: s
         )
 
 
-async def _recently_notified(
-    session: AsyncSession, row: Notification, settings: NotifySettings, *, now: datetime
-) -> bool:
+async def _cooling_down(
+    session: AsyncSession,
+    guard_id: str,
+    camera_id: str,
+    users: list[User],
+    settings: NotifySettings,
+    *,
+    now: datetime,
+) -> set[tuple[str, str, str]]:
+    """(user, channel, target) of ``users`` that had a catch of this guard and camera within
+    the cooldown (suppressed rows do not count): one query for the whole catch."""
+    if settings.cooldown_s <= 0 or not users:
+        return set()
     since = now - timedelta(seconds=settings.cooldown_s)
-    found = await session.scalar(
-        select(Notification.id)
+    rows = await session.execute(
+        select(Notification.user_id, Notification.channel, Notification.target)
         .where(
-            Notification.user_id == row.user_id,
-            Notification.guard_id == row.guard_id,
-            Notification.camera_id == row.camera_id,
-            Notification.channel == row.channel,
-            Notification.target == row.target,
+            Notification.user_id.in_([user.id for user in users]),
+            Notification.created_at >= since,
+            Notification.guard_id == guard_id,
+            Notification.camera_id == camera_id,
             Notification.kind == "catch",
             Notification.status != NotificationStatus.SUPPRESSED,
-            Notification.created_at >= since,
         )
-        .limit(1)
+        .distinct()
     )
-    return found is not None
+    return {(user_id, channel, target) for user_id, channel, target in rows}
