@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.oidc",
     "tests.fixtures.api",
     "tests.fixtures.cameras",
+    "tests.fixtures.worker_process",
 ]
 
 

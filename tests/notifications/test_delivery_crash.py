@@ -28,8 +28,6 @@ from tests.fixtures.seeding import watched_camera
 from tests.fixtures.worker_process import start_worker
 from tests.notifications.fakes.webhook_receiver import WebhookReceiver
 
-pytest_plugins = ["tests.fixtures.worker_process"]
-
 STALL_S = 8.0
 
 

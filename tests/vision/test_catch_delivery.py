@@ -22,8 +22,6 @@ from tests.cli.helpers import START_GUARD_S
 from tests.fixtures.seeding import watched_camera
 from tests.fixtures.worker_process import start_worker
 
-pytest_plugins = ["tests.fixtures.worker_process"]
-
 CATCHES = 240
 RESENT = 40
 """Catches the ingest side sends a second time (as after an ingest restart)."""
