@@ -49,6 +49,7 @@ from orin.runtime.infrastructure import Infrastructure
 from orin.runtime.process import Role, Runtime
 from orin.security.body_limit import BodySizeLimitMiddleware
 from orin.security.headers import SecurityHeadersMiddleware
+from orin.security.nul_characters import NulCharacterInRequest, NulCharacterMiddleware, refused
 from orin.spaces.endpoints import router as spaces_router
 from orin.storage.base import ObjectStorage
 from orin.storage.endpoints import router as storage_router
@@ -167,14 +168,16 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     # Starlette runs the last added middleware first: security headers, request id, then CORS,
-    # metrics, the last-resort error handler and the body size limit, so every log line and
-    # problem carries the request id, and every response (problems and CORS preflights too)
-    # the security headers.
+    # metrics, the last-resort error handler, the NUL check and the body size limit, so every
+    # log line and problem carries the request id, and every response (problems and CORS
+    # preflights too) the security headers.
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.api.max_body_bytes,
         exempt_prefixes=("/api/v1/storage/",),
     )
+    app.add_middleware(NulCharacterMiddleware)
+    app.add_exception_handler(NulCharacterInRequest, refused)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     if settings.api.cors_origins:

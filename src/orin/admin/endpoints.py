@@ -47,7 +47,9 @@ async def audit(
     admin: AdminUser,
     db: SessionDep,
     limit: int = Query(50, ge=1, le=500),
-    before_seq: int | None = Query(None, ge=1, description="Cursor from the previous page."),
+    before_seq: int | None = Query(
+        None, ge=1, le=2**63 - 1, description="Cursor from the previous page."
+    ),
     actor_id: str | None = Query(None, max_length=32),
     action: str | None = Query(None, max_length=100),
     target_id: str | None = Query(None, max_length=64),

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from orin.cameras.geometry import PrivacyMask, Zone, Zones
+from orin.cameras.stream_url import has_control_character
 from orin.models.camera import CameraStatus, RecordingMode, ShareRole
 from orin.models.space import SpaceRole
+
+
+def _printable_credential(value: str) -> str:
+    if has_control_character(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+Credential = Annotated[str, Field(max_length=200), AfterValidator(_printable_credential)]
+"""A camera user name or password given apart from the URL (it goes into RTSP requests)."""
 
 StreamUrlText = Field(
     min_length=1,
@@ -32,8 +44,8 @@ class CameraIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     main_url: str = StreamUrlText
     detect_url: str | None = Field(None, max_length=2048, description="Optional sub-stream.")
-    username: str | None = Field(None, max_length=200, description="Overrides one in the URL.")
-    password: str | None = Field(None, max_length=200, description="Overrides one in the URL.")
+    username: Credential | None = Field(None, description="Overrides one in the URL.")
+    password: Credential | None = Field(None, description="Overrides one in the URL.")
     enabled: bool = True
     detect: DetectSettings = Field(default_factory=DetectSettings)
     zones: Zones = Field(default_factory=list, max_length=50)
@@ -51,8 +63,8 @@ class CameraUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=100)
     main_url: str | None = Field(None, min_length=1, max_length=2048)
     detect_url: str | None = Field(None, max_length=2048, description="Empty string removes it.")
-    username: str | None = Field(None, max_length=200)
-    password: str | None = Field(None, max_length=200)
+    username: Credential | None = None
+    password: Credential | None = None
     enabled: bool | None = None
     detect: DetectSettings | None = None
     zones: Zones | None = Field(None, max_length=50)

@@ -98,7 +98,7 @@ class StreamUrl:
         if self.host is None:
             raise StreamUrlError("File addresses cannot carry a user name or password.")
         for value in (username, password):
-            if value is not None and _has_control_character(value):
+            if value is not None and has_control_character(value):
                 raise StreamUrlError(
                     "The user name or password contains a control character or line break."
                 )
@@ -131,7 +131,7 @@ def _has_forbidden_character(text: str) -> bool:
     )
 
 
-def _has_control_character(text: str) -> bool:
+def has_control_character(text: str) -> bool:
     """Control characters, line separators and lone surrogates: never in credentials (they
     could inject lines into RTSP requests). Spaces and other text are fine."""
     return any(unicodedata.category(char) in {"Cc", "Cs", "Zl", "Zp"} for char in text)
@@ -173,7 +173,7 @@ def _decode_credential(text: str) -> str:
         raise StreamUrlError(
             "The user name or password has percent-escapes that are not valid UTF-8 text."
         ) from None
-    if _has_control_character(decoded):
+    if has_control_character(decoded):
         raise StreamUrlError(
             "The user name or password contains a control character or line break."
         )

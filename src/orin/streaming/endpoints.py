@@ -20,6 +20,7 @@ from orin.cameras import service
 from orin.cameras.credentials import Stream, full_url, open_logins, split_login
 from orin.cameras.endpoints import PolicyDep
 from orin.cameras.geometry import PrivacyMask
+from orin.cameras.schemas import Credential
 from orin.deps import EnvelopeDep, SessionDep, SettingsDep
 from orin.ingest.diagnosis import Problem
 from orin.models.user import User
@@ -75,8 +76,8 @@ class ProbeIn(BaseModel):
 
     space_id: str = Field(max_length=32)
     main_url: str = Field(min_length=1, max_length=2048)
-    username: str | None = Field(None, max_length=200, description="Overrides one in the URL.")
-    password: str | None = Field(None, max_length=200, description="Overrides one in the URL.")
+    username: Credential | None = Field(None, description="Overrides one in the URL.")
+    password: Credential | None = Field(None, description="Overrides one in the URL.")
 
 
 def stream_out(result: ProbeResult) -> StreamProbeOut:
