@@ -102,6 +102,10 @@ async def test_bad_messages_get_an_error_and_the_socket_stays(rt: Realtime) -> N
         assert (await ws.receive())["code"] == "bad_message"
         await ws.send_json({"type": "dance"})
         assert (await ws.receive())["code"] == "bad_message"
+        for odd in ("a\u0000b", "x" * 5000, "%00"):  # PostgreSQL cannot store or compare a NUL
+            await ws.send_json({"type": "subscribe", "spaces": [odd], "cameras": [odd]})
+            answer = await ws.receive()
+            assert answer["type"] == "error", answer  # refused, and the socket stays
         await ws.send_json({"type": "ping"})
         assert (await ws.receive())["type"] == "pong"
 

@@ -59,7 +59,9 @@ class CloseCode(IntEnum):
     """The client left `missed_pongs` pings in a row unanswered."""
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""An id as the API writes them (letters, digits, `-` and `_`); anything else cannot name a
+thing, and a NUL would not even reach PostgreSQL."""
 
 
 class _ClientMessage(BaseModel):
