@@ -458,10 +458,8 @@ async def test_a_permanent_refusal_fails_at_once(napi: Api, receiver: WebhookRec
 
 @pytest.fixture
 async def push_service() -> AsyncIterator[PushService]:
-    service = PushService()
-    await service.start()
-    yield service
-    await service.stop()
+    async with PushService() as service:
+        yield service
 
 
 async def test_push_endpoints_are_checked_again_before_each_delivery(
@@ -498,17 +496,10 @@ async def test_push_endpoints_are_checked_again_before_each_delivery(
             .where(PushSubscription.id == added.json()["id"])
             .values(endpoint=moved)
         )
-    second = await owner.post(
-        "/api/v1/guards",
-        json={
-            "space_id": space_id,
-            "name": "Porch watch",
-            "instruction": "tell me when a person shows up",
-            "camera_ids": [camera_id],
-        },
+    second = await owner.create_guard(
+        space_id, [camera_id], "tell me when a person shows up", name="Porch watch"
     )
-    assert second.status_code == 201, second.text
-    await record_catch(napi, space_id, camera_id, second.json()["id"])  # outside the cooldown
+    await record_catch(napi, space_id, camera_id, second["id"])  # outside the cooldown
 
     async def refused() -> None:
         rows = await rows_of(napi, owner.user_id)

@@ -100,10 +100,8 @@ def make_notice(
 
 @pytest.fixture(scope="module")
 async def push_service() -> AsyncIterator[PushService]:
-    service = PushService()
-    await service.start()
-    yield service
-    await service.stop()
+    async with PushService() as service:
+        yield service
 
 
 @pytest.fixture(autouse=True)
@@ -378,9 +376,7 @@ async def test_connects_to_the_checked_address_not_a_new_lookup(sender: WebPushS
     """The push goes to the address the delivery's policy check found: the endpoint's name
     (here one no resolver answers for) is not looked up again, and still names the request
     and the VAPID audience."""
-    named = PushService(host="push.example.invalid")
-    await named.start()
-    try:
+    async with PushService(host="push.example.invalid") as named:
         subscription = named.subscribe()
         pinned = dataclasses.replace(subscription.target, pinned_host="127.0.0.1")
 
@@ -392,8 +388,6 @@ async def test_connects_to_the_checked_address_not_a_new_lookup(sender: WebPushS
         with pytest.raises(TransientDeliveryError, match="unreachable"):
             await sender.send(subscription.target, make_notice(key="unpinned"))
         assert named.requests == 1
-    finally:
-        await named.stop()
 
 
 async def test_large_digest_fits_the_web_push_limit(

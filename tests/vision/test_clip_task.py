@@ -32,12 +32,8 @@ WRITE_GUARD_S = 10.0
 
 @pytest.fixture
 async def infra(adapter_settings: Settings) -> AsyncIterator[Infrastructure]:
-    started = Infrastructure.from_settings(adapter_settings)
-    await started.start()
-    try:
+    async with Infrastructure.from_settings(adapter_settings) as started:
         yield started
-    finally:
-        await started.close()
 
 
 async def a_catch_with_recording(infra: Infrastructure) -> tuple[str, datetime, str, str]:

@@ -113,10 +113,8 @@ def api_settings(api_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def push_service() -> AsyncIterator[PushService]:
-    service = PushService()
-    await service.start()
-    yield service
-    await service.stop()
+    async with PushService() as service:
+        yield service
 
 
 def push_manager_stub(subscription: FakeSubscription) -> str:

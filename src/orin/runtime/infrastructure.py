@@ -99,6 +99,18 @@ class Infrastructure:
         await self.bus.start()
         logger.info("infrastructure.started", **self.adapter_names())
 
+    async def __aenter__(self) -> Infrastructure:
+        """Start (closing what did start when a service cannot be reached)."""
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
     async def check_schema(self) -> None:
         """Raise `SchemaOutdated` unless the database is at the code's newest migration."""
         current = await current_revision(self.database.engine)

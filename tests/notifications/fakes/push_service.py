@@ -195,6 +195,13 @@ class PushService:
             await self._runner.cleanup()
             self._runner = None
 
+    async def __aenter__(self) -> PushService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
     def subscribe(
         self, *, application_server_key: str | None = None, online: bool = True
     ) -> PushSubscription:
