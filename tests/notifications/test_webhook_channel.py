@@ -66,7 +66,7 @@ async def test_connects_to_the_checked_address_not_a_new_lookup(
     port = urlsplit(receiver.url).port
     url = f"http://hooks.example.invalid:{port}/hook"
     notice = make_notice()
-    pinned = WebhookTarget(url=url, secret=receiver.secret, pinned_host="127.0.0.1")
+    pinned = WebhookTarget(url=url, secret=receiver.secret, pinned_hosts=("127.0.0.1",))
 
     assert await webhook.send(pinned, notice) is None
 
@@ -75,6 +75,26 @@ async def test_connects_to_the_checked_address_not_a_new_lookup(
     assert receiver.bad_signatures == 0
     with pytest.raises(TransientDeliveryError):  # unpinned, the same URL cannot be reached
         await webhook.send(WebhookTarget(url=url, secret=receiver.secret), make_notice())
+
+
+async def test_an_address_that_refuses_is_skipped_for_the_next_checked_one(
+    webhook: WebhookSender, receiver: WebhookReceiver
+) -> None:
+    """As a client resolving the name itself would: nothing listens on 127.0.0.2 here."""
+    port = urlsplit(receiver.url).port
+    url = f"http://hooks.example.invalid:{port}/hook"
+    notice = make_notice()
+    both = WebhookTarget(url=url, secret=receiver.secret, pinned_hosts=("127.0.0.2", "127.0.0.1"))
+
+    assert await webhook.send(both, notice) is None
+
+    assert list(receiver.deliveries) == [notice.key]
+    assert receiver.requests[0].headers["host"] == f"hooks.example.invalid:{port}"
+    with pytest.raises(TransientDeliveryError, match="ConnectError"):  # none left: the last error
+        await webhook.send(
+            WebhookTarget(url=url, secret=receiver.secret, pinned_hosts=("127.0.0.2",)),
+            make_notice(),
+        )
 
 
 async def test_delivers_signed_json(webhook: WebhookSender, receiver: WebhookReceiver) -> None:

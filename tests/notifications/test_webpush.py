@@ -373,12 +373,12 @@ async def test_unreachable_push_service_is_a_transient_failure(sender: WebPushSe
 
 
 async def test_connects_to_the_checked_address_not_a_new_lookup(sender: WebPushSender) -> None:
-    """The push goes to the address the delivery's policy check found: the endpoint's name
-    (here one no resolver answers for) is not looked up again, and still names the request
-    and the VAPID audience."""
+    """The push goes to an address the delivery's policy check found (the first that takes
+    the connection: nothing listens on 127.0.0.2 here): the endpoint's name, one no resolver
+    answers for, is not looked up again, and still names the request and the VAPID audience."""
     async with PushService(host="push.example.invalid") as named:
         subscription = named.subscribe()
-        pinned = dataclasses.replace(subscription.target, pinned_host="127.0.0.1")
+        pinned = dataclasses.replace(subscription.target, pinned_hosts=("127.0.0.2", "127.0.0.1"))
 
         await sender.send(pinned, make_notice())
 

@@ -263,7 +263,7 @@ async def _target(
             endpoint=subscription.endpoint,
             p256dh=subscription.p256dh,
             auth=subscription.auth,
-            pinned_host=endpoint.pinned_host,
+            pinned_hosts=endpoint.pinned_hosts,
         )
     reason = not_ready(user, preferences, channel)
     if reason is not None:
@@ -278,7 +278,7 @@ async def _target(
     return WebhookTarget(
         url=preferences.webhook_url,
         secret=webhook_secret(server_secret, user.id),
-        pinned_host=checked.pinned_host,
+        pinned_hosts=checked.pinned_hosts,
     )
 
 

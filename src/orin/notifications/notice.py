@@ -62,9 +62,9 @@ class WebPushTarget:
     endpoint: str
     p256dh: str
     auth: str
-    pinned_host: str | None = None
-    """The address the endpoint's host was checked at before this delivery: the POST
-    connects there (see `WebhookTarget.pinned_host`)."""
+    pinned_hosts: tuple[str, ...] = ()
+    """The addresses the endpoint's host was checked at before this delivery: the POST
+    connects to these (see `WebhookTarget.pinned_hosts`)."""
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,10 @@ class WebhookTarget:
     url: str
     secret: str
     """Shared secret for the HMAC-SHA256 signature."""
-    pinned_host: str | None = None
-    """The address the URL's host was checked at (`check_webhook_url`): the POST connects
-    there, so DNS cannot answer differently between the check and the connection."""
+    pinned_hosts: tuple[str, ...] = ()
+    """The addresses the URL's host was checked at (`check_webhook_url`), in the resolver's
+    order: the POST connects to the first that answers, so DNS cannot answer differently
+    between the check and the connection. Empty: connect to the URL's host as it resolves."""
 
 
 Target = WebPushTarget | FcmTarget | EmailTarget | SmsTarget | WebhookTarget

@@ -9,8 +9,8 @@ A user's webhook URL makes the worker POST from inside the deployment, so the sa
 for camera addresses apply (loopback, private, link-local, metadata, ...) unless the operator
 lists a network in ``notify.allowed_networks``. Browsers' Web Push endpoints follow the same
 rules. A URL is checked when it is saved and again before every delivery (DNS or the policy may
-have changed since), and the delivery connects to the address that check found, so DNS cannot
-answer differently in between.
+have changed since), and the delivery connects to an address that check found (the first that
+takes the connection), so DNS cannot answer differently in between.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -93,3 +94,27 @@ def pin_to_address(request: httpx.Request, address: str) -> None:
     if request.url.scheme == "https":
         request.extensions["sni_hostname"] = request.url.host
     request.url = request.url.copy_with(host=address.strip("[]"))
+
+
+async def send_pinned(
+    client: httpx.AsyncClient, request: httpx.Request, addresses: Sequence[str], **options: Any
+) -> httpx.Response:
+    """Send ``request`` to the first of the checked ``addresses`` that takes the connection.
+
+    An address that refuses or does not answer the connection is skipped for the next one, as a
+    client resolving the name itself would do (the last one's error is raised). With no
+    addresses the request goes to its URL's host as it resolves. ``options`` go to `send`.
+    """
+    if not addresses:
+        return await client.send(request, **options)
+    url = request.url
+    for address in addresses[:-1]:
+        request.url = url
+        pin_to_address(request, address)
+        try:
+            return await client.send(request, **options)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            continue
+    request.url = url
+    pin_to_address(request, addresses[-1])
+    return await client.send(request, **options)

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 import structlog
 
-from orin.notifications.channels.http_headers import pin_to_address, retry_after_s
+from orin.notifications.channels.http_headers import retry_after_s, send_pinned
 from orin.notifications.notice import (
     CatchSummary,
     Notice,
@@ -163,10 +163,10 @@ class WebhookSender:
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise PermanentDeliveryError(f"invalid webhook URL: {exc}") from exc
-        if target.pinned_host is not None:
-            pin_to_address(request, target.pinned_host)
         try:
-            response = await self._client.send(request, stream=True, follow_redirects=False)
+            response = await send_pinned(
+                self._client, request, target.pinned_hosts, stream=True, follow_redirects=False
+            )
         except httpx.UnsupportedProtocol as exc:
             raise PermanentDeliveryError(f"invalid webhook URL: {exc}") from exc
         except httpx.TimeoutException as exc:

@@ -47,8 +47,8 @@ from orin.notifications.channels.http_headers import (
     ELLIPSIS,
     PushContent,
     fit_push_content,
-    pin_to_address,
     retry_after_s,
+    send_pinned,
 )
 from orin.notifications.notice import (
     Notice,
@@ -283,10 +283,8 @@ class WebPushSender:
         request = self._client.build_request(
             "POST", target.endpoint, content=body, headers=headers, timeout=self._timeout
         )
-        if target.pinned_host is not None:
-            pin_to_address(request, target.pinned_host)
         try:
-            response = await self._client.send(request)
+            response = await send_pinned(self._client, request, target.pinned_hosts)
         except httpx.TimeoutException as exc:
             raise TransientDeliveryError(f"push service {origin} timed out") from exc
         except httpx.TransportError as exc:
