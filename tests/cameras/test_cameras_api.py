@@ -10,6 +10,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, text, update
@@ -88,6 +89,21 @@ async def test_separate_credentials_win_and_can_be_replaced(api: Api) -> None:
     # Changing only the name keeps the credentials.
     renamed = await alice.patch(f"/api/v1/cameras/{camera['id']}", json={"name": "Back"})
     assert renamed.json()["main_url"] == "rtsp://viewer:••••@127.0.0.1/live"
+
+
+async def test_the_longest_credentials_the_api_takes_are_shown_masked(api: Api) -> None:
+    """200 four-byte characters each: the joined URL is far over the 2048 a person may type."""
+    alice = await api.sign_up()
+    space = await alice.create_space()
+    name, secret = "\U0001f4f7" * 200, "\U0001f511" * 200
+    camera = await alice.create_camera(
+        space["id"], main_url="rtsp://127.0.0.1/live", username=name, password=secret
+    )
+    masked = f"rtsp://{quote(name, safe='')}:••••@127.0.0.1/live"
+    assert camera["main_url"] == masked
+    fetched = await alice.get(f"/api/v1/cameras/{camera['id']}")
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["main_url"] == masked
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from orin.cameras.stream_url import StreamUrl, parse_stream_url
+from orin.cameras.stream_url import MAX_JOINED_URL_LENGTH, StreamUrl, parse_stream_url
 from orin.kit.envelope import Envelope
 from orin.models.camera import Camera
 
@@ -90,7 +90,9 @@ def full_url(envelope: Envelope, camera: Camera, stream: Stream = "main") -> str
 def masked_url(envelope: Envelope, camera: Camera, stream: Stream = "main") -> str | None:
     """The stream URL with the user name and a masked password: safe to show."""
     full = full_url(envelope, camera, stream)
-    return None if full is None else parse_stream_url(full, allow_file=True).masked()
+    if full is None:
+        return None
+    return parse_stream_url(full, allow_file=True, max_length=MAX_JOINED_URL_LENGTH).masked()
 
 
 def split_login(url: StreamUrl, username: str | None, password: str | None) -> Login:

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from orin.cameras.geometry import PrivacyMask, Zone, Zones
-from orin.cameras.stream_url import has_control_character
+from orin.cameras.stream_url import MAX_CREDENTIAL_LENGTH, has_control_character
 from orin.models.camera import CameraStatus, RecordingMode, ShareRole
 from orin.models.space import SpaceRole
 
@@ -19,7 +19,9 @@ def _printable_credential(value: str) -> str:
     return value
 
 
-Credential = Annotated[str, Field(max_length=200), AfterValidator(_printable_credential)]
+Credential = Annotated[
+    str, Field(max_length=MAX_CREDENTIAL_LENGTH), AfterValidator(_printable_credential)
+]
 """A camera user name or password given apart from the URL (it goes into RTSP requests)."""
 
 StreamUrlText = Field(

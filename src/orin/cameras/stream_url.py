@@ -25,6 +25,11 @@ from orin.cameras.network_policy import (
 )
 
 MAX_URL_LENGTH: Final = 2048
+MAX_CREDENTIAL_LENGTH: Final = 200
+"""Characters in a user name or a password given apart from the URL."""
+MAX_JOINED_URL_LENGTH: Final = MAX_URL_LENGTH + 2 * 12 * MAX_CREDENTIAL_LENGTH + 2
+"""Longest URL `StreamUrl.with_credentials` can build from a checked URL and such credentials
+(a 4-byte character is 12 characters percent-encoded)."""
 STREAM_SCHEMES: Final = frozenset({"rtsp", "rtsps"})
 DEFAULT_PORTS: Final = {"rtsp": 554, "rtsps": 322}
 PASSWORD_MASK: Final = "••••"
@@ -228,20 +233,20 @@ def _split_host_port(hostport: str, hint: str) -> tuple[str, int | None]:
     return host, port
 
 
-def parse_stream_url(text: str, *, allow_file: bool) -> StreamUrl:
+def parse_stream_url(text: str, *, allow_file: bool, max_length: int = MAX_URL_LENGTH) -> StreamUrl:
     """Validate a camera URL and split its credentials out.
 
     Accepts ``rtsp://`` and ``rtsps://`` URLs with a host, and ``file:///absolute/path`` only
     when ``allow_file`` (administrators' demo cameras). Refuses whitespace and control
     characters, backslashes, fragments, more than one ``@``, empty hosts, bad ports and URLs
-    longer than 2048 characters. Raises :class:`StreamUrlError` with a message safe to show.
+    longer than ``max_length`` (2048: what a person may type; a URL ORIN joined with stored
+    credentials is parsed with `MAX_JOINED_URL_LENGTH`). Raises :class:`StreamUrlError` with a
+    message safe to show.
     """
     if not text:
         raise StreamUrlError("The camera address is empty.")
-    if len(text) > MAX_URL_LENGTH:
-        raise StreamUrlError(
-            f"The camera address is too long (at most {MAX_URL_LENGTH} characters)."
-        )
+    if len(text) > max_length:
+        raise StreamUrlError(f"The camera address is too long (at most {max_length} characters).")
     if _has_forbidden_character(text):
         raise StreamUrlError("The camera address contains spaces or control characters.")
     if "\\" in text:
