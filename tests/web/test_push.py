@@ -259,9 +259,9 @@ def payload_of(message: PushMessage) -> dict[str, Any]:
 
 
 SHOWN_NOTIFICATION = """
-async () => {
+async (tries) => {
   const registration = await navigator.serviceWorker.ready;
-  for (let tries = 0; tries < 100; tries++) {
+  for (let n = 0; n < tries; n++) {
     const [shown] = await registration.getNotifications();
     if (shown) {
       return {
@@ -297,15 +297,21 @@ async def show_in_service_worker(
 
     await passes(registered, within_s=10)
     [registration] = [r for r in registrations if not r["isDeleted"]]
-    await cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": base,
-            "registrationId": registration["registrationId"],
-            "data": payload.decode(),
-        },
-    )
-    shown: dict[str, Any] | None = await page.evaluate(SHOWN_NOTIFICATION)
+    shown: dict[str, Any] | None = None
+    # A loaded host may still be starting the worker when the first push comes; the same
+    # push again replaces any copy shown meanwhile (same tag).
+    for _ in range(4):
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": base,
+                "registrationId": registration["registrationId"],
+                "data": payload.decode(),
+            },
+        )
+        shown = await page.evaluate(SHOWN_NOTIFICATION, 50)
+        if shown is not None:
+            break
     await cdp.detach()
     return shown
 
