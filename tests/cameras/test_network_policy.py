@@ -234,7 +234,7 @@ async def test_name_resolving_to_public_addresses_returns_them_for_pinning() -> 
         ipaddress.IPv4Address("8.8.8.8"),
         ipaddress.IPv6Address("2001:4860:4860::8888"),
     )
-    assert checked.pinned_host == "8.8.8.8"
+    assert checked.pinned_hosts == ("8.8.8.8", "[2001:4860:4860::8888]")
     assert resolver.calls == ["cam.example.com"]
 
 

@@ -380,11 +380,6 @@ class CheckedDestination:
     addresses: tuple[IPAddress, ...]
 
     @property
-    def pinned_host(self) -> str:
-        """The first checked address as URL host text (IPv6 in brackets)."""
-        return self.pinned_hosts[0]
-
-    @property
     def pinned_hosts(self) -> tuple[str, ...]:
         """Every checked address as URL host text, in the resolver's order."""
         return tuple(f"[{a}]" if a.version == 6 else str(a) for a in self.addresses)
